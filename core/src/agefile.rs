@@ -21,6 +21,14 @@ pub enum AgeError {
     PassphraseExpected { what: String },
     #[error("{what} is not passphrase-protected; it is addressed to age recipients")]
     RecipientExpected { what: String },
+    #[error(
+        "{what} needs more scrypt work (2^{required}) than this machine accepts (2^{accepted}); decrypt it on a machine at least as fast as the one that encrypted it"
+    )]
+    ExcessiveWork {
+        what: String,
+        required: u8,
+        accepted: u8,
+    },
     #[error("{what} is damaged or was altered: {reason}")]
     Corrupted { what: String, reason: String },
     #[error("{what} is truncated: it ends before the encrypted payload is complete")]
@@ -177,6 +185,12 @@ fn classify(error: DecryptError, what: &str) -> AgeError {
     let what = what.to_owned();
     match error {
         DecryptError::NoMatchingKeys => AgeError::NotForThisIdentity { what },
+        DecryptError::ExcessiveWork { required, target } => AgeError::ExcessiveWork {
+            what,
+            required,
+            // age accepts up to 4 more than its target work factor (about 16 times the work).
+            accepted: target.saturating_add(4),
+        },
         DecryptError::InvalidMac => AgeError::Corrupted {
             what,
             reason: "the header MAC does not match".to_owned(),

@@ -59,7 +59,8 @@ impl From<crate::Error> for BundleError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateEntry {
-    /// Subject in RFC 4514 form.
+    /// Subject as x509-parser displays it: attributes in certificate order,
+    /// joined by `, ` (for example `C=DE, O=Example, CN=Example Root CA`).
     pub subject: String,
     /// SHA-256 of the certificate DER, colon-separated hex.
     pub sha256: String,
@@ -309,14 +310,14 @@ impl Bundle {
                     .to_owned(),
             ));
         }
-        if let Some(key) = &self.key {
-            if key.public_key_der() != intermediate.public_key_der {
-                return Err(BundleError::KeyMismatch(format!(
-                    "the key's public key SHA-256 is {}, the certificate's is {}",
-                    key.public_key_fingerprint(),
-                    Fingerprint::of(&intermediate.public_key_der)
-                )));
-            }
+        if let Some(key) = &self.key
+            && key.public_key_der() != intermediate.public_key_der
+        {
+            return Err(BundleError::KeyMismatch(format!(
+                "the key's public key SHA-256 is {}, the certificate's is {}",
+                key.public_key_fingerprint(),
+                Fingerprint::of(&intermediate.public_key_der)
+            )));
         }
         Ok(())
     }

@@ -19,9 +19,9 @@ pub struct CertificateInfo {
     pub der: Vec<u8>,
     /// SHA-256 of the DER encoding.
     pub fingerprint: Fingerprint,
-    /// Subject in RFC 4514 form.
+    /// Subject as x509-parser displays it (`C=DE, O=Example, CN=Example CA`).
     pub subject: String,
-    /// Issuer in RFC 4514 form.
+    /// Issuer in the same form as `subject`.
     pub issuer: String,
     /// Serial number as unsigned big-endian bytes.
     pub serial: Vec<u8>,
@@ -191,6 +191,8 @@ impl Authority {
 
     /// Creates a self-signed CA from `params` and its key.
     pub fn self_signed(params: &CertificateParams, key: PrivateKey) -> Result<Self, Error> {
+        let mut params = params.clone();
+        crate::profile::set_key_identifier(&mut params, &key.public_key_der())?;
         let certificate = params.self_signed(&key)?;
         Self::new(certificate.der(), key, "self-signed certificate")
     }
@@ -212,6 +214,8 @@ impl Authority {
         params: &CertificateParams,
         public_key: &impl PublicKeyData,
     ) -> Result<Vec<u8>, Error> {
+        let mut params = params.clone();
+        crate::profile::set_key_identifier(&mut params, &public_key.subject_public_key_info())?;
         Ok(params.signed_by(public_key, &self.issuer)?.der().to_vec())
     }
 

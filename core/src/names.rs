@@ -28,10 +28,10 @@ impl SubjectName {
             return Ok(Self::Ip(ip));
         }
         // A bracketed IPv6 literal, as written in URLs.
-        if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-            if let Ok(ip) = inner.parse::<IpAddr>() {
-                return Ok(Self::Ip(ip));
-            }
+        if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
+            && let Ok(ip) = inner.parse::<IpAddr>()
+        {
+            return Ok(Self::Ip(ip));
         }
         Self::parse_dns(value)
     }

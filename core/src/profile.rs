@@ -3,8 +3,8 @@
 //!
 //! Every profile sets a random serial, UTCTime or GeneralizedTime by year
 //! (rcgen switches at 2050 as RFC 5280 section 4.1.2.5 requires), a subject key
-//! identifier and, below the root, an authority key identifier equal to the
-//! issuer's subject key identifier.
+//! identifier (set by [`crate::cert::Authority`] when it signs) and, below the
+//! root, an authority key identifier equal to the issuer's subject key identifier.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
@@ -65,12 +65,12 @@ impl Subject {
                 )));
             }
         }
-        if let Some(country) = &self.country {
-            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(Error::InvalidSubject(format!(
-                    "the country `{country}` is not a two-letter upper-case ISO 3166 code such as `DE`"
-                )));
-            }
+        if let Some(country) = &self.country
+            && (country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(Error::InvalidSubject(format!(
+                "the country `{country}` is not a two-letter upper-case ISO 3166 code such as `DE`"
+            )));
         }
         Ok(())
     }
@@ -141,9 +141,27 @@ fn base_params(validity: Validity) -> Result<CertificateParams, Error> {
     params.serial_number = Some(random_serial()?);
     params.not_before = validity.not_before;
     params.not_after = validity.not_after;
-    // SHA-256 of the public key, truncated to 160 bits (RFC 7093 section 2, method 1).
-    params.key_identifier_method = KeyIdMethod::Sha256;
     Ok(params)
+}
+
+/// Computes a key identifier with RFC 7093 section 2 method 1: the leftmost 160
+/// bits of the SHA-256 of the subjectPublicKey BIT STRING value.
+pub fn key_identifier(public_key_der: &[u8]) -> Result<Vec<u8>, Error> {
+    use x509_parser::prelude::FromDer;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(public_key_der)
+        .map_err(|error| Error::InvalidKey {
+            what: "public key".to_owned(),
+            reason: format!("not a DER SubjectPublicKeyInfo ({error})"),
+        })?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &spki.subject_public_key.data);
+    Ok(digest.as_ref()[..20].to_vec())
+}
+
+/// Sets the subject key identifier of `params` for the key `public_key_der`.
+/// [`crate::cert::Authority`] calls this before it signs.
+pub fn set_key_identifier(params: &mut CertificateParams, public_key_der: &[u8]) -> Result<(), Error> {
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(public_key_der)?);
+    Ok(())
 }
 
 /// Builds the parameters of a self-signed root CA certificate: basicConstraints

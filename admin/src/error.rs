@@ -1,0 +1,69 @@
+//! Errors of the `ironroot-admin` command line and their exit codes.
+
+use std::process::ExitCode;
+
+/// Exit code of a runtime failure.
+const EXIT_RUNTIME: u8 = 1;
+/// Exit code of a usage or configuration error (clap uses 2 as well).
+const EXIT_USAGE: u8 = 2;
+
+/// A failure to show the user: `error: <message>`, then `hint: <hint>` when
+/// there is something to do.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    exit_code: u8,
+    message: String,
+    hint: Option<String>,
+}
+
+impl CliError {
+    /// Creates a usage or configuration error (exit code 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            exit_code: EXIT_USAGE,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Creates a runtime failure (exit code 1).
+    pub(crate) fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            exit_code: EXIT_RUNTIME,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint line.
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prints the error to stderr and returns the exit code.
+    pub(crate) fn report(&self) -> ExitCode {
+        eprintln!("error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("hint: {hint}");
+        }
+        ExitCode::from(self.exit_code)
+    }
+}
+
+impl From<ironroot_client::Error> for CliError {
+    fn from(error: ironroot_client::Error) -> Self {
+        let hint = error.hint();
+        let cli_error = Self::runtime(error.to_string());
+        match hint {
+            Some(hint) => cli_error.with_hint(hint),
+            None => cli_error,
+        }
+    }
+}
+
+impl From<ironroot_core::Error> for CliError {
+    fn from(error: ironroot_core::Error) -> Self {
+        Self::runtime(error.to_string())
+    }
+}
