@@ -93,13 +93,14 @@ openssl verify -x509_strict -CAfile "$dir/root.pem" -untrusted "$dir/intermediat
 step "checking a real TLS handshake that uses the issued certificate"
 tls_port=$(free_port)
 openssl s_server -quiet -accept "127.0.0.1:$tls_port" -cert "$dir/leaf.pem" -key "$dir/leaf.key" \
-  -cert_chain "$dir/chain.pem" -naccept 1 >/dev/null 2>&1 &
+  -cert_chain "$dir/chain.pem" >/dev/null 2>&1 &
 server_pid=$!
 wait_for_port "$tls_port" 10 || die "openssl s_server did not start on port $tls_port"
 handshake=$(openssl s_client -connect "127.0.0.1:$tls_port" -servername quickstart.internal \
   -verify_hostname quickstart.internal -CAfile "$dir/root.pem" -verify_return_error -brief </dev/null 2>&1) ||
   die "the TLS handshake failed: $handshake"
 grep -q "Verification: OK" <<<"$handshake" || die "the TLS handshake did not verify: $handshake"
+kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
 

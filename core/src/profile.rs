@@ -148,10 +148,12 @@ fn base_params(validity: Validity) -> Result<CertificateParams, Error> {
 /// bits of the SHA-256 of the subjectPublicKey BIT STRING value.
 pub fn key_identifier(public_key_der: &[u8]) -> Result<Vec<u8>, Error> {
     use x509_parser::prelude::FromDer;
-    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(public_key_der)
-        .map_err(|error| Error::InvalidKey {
-            what: "public key".to_owned(),
-            reason: format!("not a DER SubjectPublicKeyInfo ({error})"),
+    let (_, spki) =
+        x509_parser::x509::SubjectPublicKeyInfo::from_der(public_key_der).map_err(|error| {
+            Error::InvalidKey {
+                what: "public key".to_owned(),
+                reason: format!("not a DER SubjectPublicKeyInfo ({error})"),
+            }
         })?;
     let digest = ring::digest::digest(&ring::digest::SHA256, &spki.subject_public_key.data);
     Ok(digest.as_ref()[..20].to_vec())
@@ -159,7 +161,10 @@ pub fn key_identifier(public_key_der: &[u8]) -> Result<Vec<u8>, Error> {
 
 /// Sets the subject key identifier of `params` for the key `public_key_der`.
 /// [`crate::cert::Authority`] calls this before it signs.
-pub fn set_key_identifier(params: &mut CertificateParams, public_key_der: &[u8]) -> Result<(), Error> {
+pub fn set_key_identifier(
+    params: &mut CertificateParams,
+    public_key_der: &[u8],
+) -> Result<(), Error> {
     params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(public_key_der)?);
     Ok(())
 }

@@ -23,7 +23,10 @@ impl Transcript {
 
     /// Returns everything recorded so far.
     pub fn text(&self) -> String {
-        self.0.lock().expect("transcript lock is never poisoned").clone()
+        self.0
+            .lock()
+            .expect("transcript lock is never poisoned")
+            .clone()
     }
 }
 
@@ -41,13 +44,21 @@ pub struct Run {
 impl Run {
     /// Panics with the command's output unless it exited with 0.
     pub fn success(self) -> Self {
-        assert_eq!(self.code, 0, "command failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Panics unless the command exited with `code`; returns it for more checks.
     pub fn failure(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "unexpected exit code:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -62,7 +73,10 @@ pub fn run(transcript: &Transcript, binary: &str, args: &[&str]) -> Run {
         .unwrap_or_else(|error| panic!("failed to start {binary}: {error}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    transcript.record(&format!("{binary} {}", args.join(" ")), &format!("{stdout}{stderr}"));
+    transcript.record(
+        &format!("{binary} {}", args.join(" ")),
+        &format!("{stdout}{stderr}"),
+    );
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout,
@@ -88,7 +102,13 @@ impl Daemon {
         let log_path = data_dir.with_extension("daemon.log");
         let log = std::fs::File::create(&log_path).expect("daemon log file can be created");
         let child = Command::new(crate::binary("ironroot-issuer"))
-            .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--listen", &listen])
+            .args([
+                "serve",
+                "--data-dir",
+                &data_dir.to_string_lossy(),
+                "--listen",
+                &listen,
+            ])
             .args(extra_args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
@@ -104,12 +124,16 @@ impl Daemon {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(&listen).is_err() {
-            if let Some(child) = daemon.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("the daemon exited with {status}:\n{}", daemon.log());
-                }
+            if let Some(child) = daemon.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("the daemon exited with {status}:\n{}", daemon.log());
             }
-            assert!(Instant::now() < deadline, "the daemon did not listen within 30 s:\n{}", daemon.log());
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not listen within 30 s:\n{}",
+                daemon.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         daemon

@@ -26,11 +26,15 @@ pub fn webpki_verify(
     at: time::OffsetDateTime,
 ) -> Result<(), String> {
     let root = CertificateDer::from(root);
-    let anchor = webpki::anchor_from_trusted_cert(&root).map_err(|error| format!("root: {error}"))?;
-    let intermediates: Vec<CertificateDer<'_>> =
-        intermediates.iter().map(|der| CertificateDer::from(*der)).collect();
+    let anchor =
+        webpki::anchor_from_trusted_cert(&root).map_err(|error| format!("root: {error}"))?;
+    let intermediates: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|der| CertificateDer::from(*der))
+        .collect();
     let leaf_der = CertificateDer::from(leaf);
-    let leaf = webpki::EndEntityCert::try_from(&leaf_der).map_err(|error| format!("leaf: {error}"))?;
+    let leaf =
+        webpki::EndEntityCert::try_from(&leaf_der).map_err(|error| format!("leaf: {error}"))?;
     let seconds = u64::try_from(at.unix_timestamp()).map_err(|_| "time before 1970".to_owned())?;
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds));
     let usage = match usage {
@@ -42,7 +46,7 @@ pub fn webpki_verify(
         &[anchor],
         &intermediates,
         time,
-        &usage,
+        usage,
         None,
         None,
     )
@@ -89,7 +93,19 @@ pub fn openssl_verify(root: &Path, untrusted: Option<&Path>, leaf: &Path) -> Res
 pub fn pkilint_errors(certificate_pem: &Path) -> Vec<String> {
     let linter = tools::require("lint_pkix_cert");
     let path = certificate_pem.to_string_lossy().into_owned();
-    let output = tools::run(&linter, &["lint", "-s", "NOTICE", "-f", "TEXT", "--document-format", "PEM", &path]);
+    let output = tools::run(
+        &linter,
+        &[
+            "lint",
+            "-s",
+            "NOTICE",
+            "-f",
+            "TEXT",
+            "--document-format",
+            "PEM",
+            &path,
+        ],
+    );
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     if !text.trim().is_empty() {
         eprintln!("pkilint findings for {path}:\n{text}");

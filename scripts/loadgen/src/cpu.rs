@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 /// fields 14 and 15 of /proc/PID/stat (proc(5)).
 pub(crate) fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
     let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("failed to read {path}; is the daemon running?"))?;
+    let stat = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {path}; is the daemon running?"))?;
     // The command name (field 2) may contain spaces, so count fields after its closing parenthesis.
     let after_name = stat
         .rsplit_once(')')

@@ -33,7 +33,10 @@ pub(crate) async fn connect(
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
         let client = Client::new(server.clone(), Some(Arc::clone(tls)), timeouts)?;
-        client.health().await.context("the daemon's health check failed")?;
+        client
+            .health()
+            .await
+            .context("the daemon's health check failed")?;
         clients.push(client);
     }
     Ok(clients)
@@ -84,7 +87,9 @@ pub(crate) async fn run(clients: Vec<Client>, jobs: Vec<Job>) -> Outcome {
             }
             Err(error) => {
                 outcome.failures += 1;
-                outcome.first_error.get_or_insert_with(|| format!("a worker panicked: {error}"));
+                outcome
+                    .first_error
+                    .get_or_insert_with(|| format!("a worker panicked: {error}"));
             }
         }
     }

@@ -69,7 +69,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.server
         );
     }
-    if args.requests == 0 || args.concurrency.iter().any(|&level| level == 0) {
+    if args.requests == 0 || args.concurrency.contains(&0) {
         bail!("--requests and every --concurrency level must be at least 1");
     }
     let root_pem = ironroot_core::files::read(&args.root)?;
@@ -79,19 +79,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
         connect: Duration::from_secs(10),
         request: Duration::from_secs(60),
     };
-    let admin = Client::new(server.clone(), Some(tls::verified_config(&root, Some(identity))?), timeouts)?;
+    let admin = Client::new(
+        server.clone(),
+        Some(tls::verified_config(&root, Some(identity))?),
+        timeouts,
+    )?;
     let workload_tls = tls::verified_config(&root, None)?;
 
     let mut results = Vec::new();
     for (level_index, &concurrency) in args.concurrency.iter().enumerate() {
-        eprintln!("preparing {} tokens and CSRs for concurrency {concurrency}", args.requests);
+        eprintln!(
+            "preparing {} tokens and CSRs for concurrency {concurrency}",
+            args.requests
+        );
         let jobs = prepare::jobs(&admin, level_index, args.requests).await?;
         let clients = drive::connect(&server, &workload_tls, timeouts, concurrency).await?;
-        eprintln!("signing {} CSRs at concurrency {concurrency}", args.requests);
+        eprintln!(
+            "signing {} CSRs at concurrency {concurrency}",
+            args.requests
+        );
         let before = args.daemon_pid.map(cpu::process_cpu).transpose()?;
         let outcome = drive::run(clients, jobs).await;
         let after = args.daemon_pid.map(cpu::process_cpu).transpose()?;
-        let daemon_cpu = before.zip(after).map(|(before, after)| after.saturating_sub(before));
+        let daemon_cpu = before
+            .zip(after)
+            .map(|(before, after)| after.saturating_sub(before));
         results.push(report::Level::new(concurrency, &outcome, daemon_cpu));
         if outcome.failures > 0 {
             eprintln!(

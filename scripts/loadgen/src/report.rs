@@ -31,7 +31,11 @@ impl Level {
             succeeded,
             failed: outcome.failures,
             seconds,
-            certificates_per_second: if seconds > 0.0 { succeeded as f64 / seconds } else { 0.0 },
+            certificates_per_second: if seconds > 0.0 {
+                succeeded as f64 / seconds
+            } else {
+                0.0
+            },
             p50_ms: percentile_ms(&latencies, 0.50),
             p99_ms: percentile_ms(&latencies, 0.99),
             daemon_cpu_ms_per_certificate: daemon_cpu

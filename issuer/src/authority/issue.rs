@@ -1,0 +1,152 @@
+//! Issuing certificates with the active intermediate: validity clamping, the
+//! signature, and the database row that records the result.
+
+use ironroot_core::cert::CertificateInfo;
+use ironroot_core::fingerprint::hex;
+use ironroot_core::names::SubjectName;
+use ironroot_core::profile::{self, LeafUsage, Validity};
+use ironroot_core::{Error as CoreError, Fingerprint};
+use rcgen::{CertificateParams, PublicKeyData};
+use time::{Duration, OffsetDateTime};
+
+use super::ActiveCa;
+use crate::storage::queries::{CertificateKind, CertificateRecord};
+
+/// How far notBefore is backdated, so clients with a slightly slow clock
+/// accept a certificate issued a moment ago.
+const BACKDATE: Duration = Duration::seconds(60);
+
+/// A freshly signed certificate and the row that records it.
+#[derive(Clone, Debug)]
+pub struct IssuedCertificate {
+    /// The row for the `certificates` table; its `cert_der` is the certificate.
+    pub record: CertificateRecord,
+    /// The validity actually used.
+    pub validity: Validity,
+}
+
+/// Returns the validity of a certificate issued at `now` for `lifetime`:
+/// notBefore = now - 60 s and notAfter = now + `lifetime`, both clamped to the
+/// CA's own validity.
+pub fn clamp_validity(
+    ca: &CertificateInfo,
+    now: OffsetDateTime,
+    lifetime: Duration,
+) -> Result<Validity, CoreError> {
+    let not_before = (now - BACKDATE).max(ca.validity.not_before);
+    let not_after = (now + lifetime).min(ca.validity.not_after);
+    Validity::new(not_before, not_after)
+}
+
+/// Signs a workload certificate for a CSR's public key and names.
+pub fn sign_leaf(
+    ca: &ActiveCa,
+    names: &[SubjectName],
+    public_key_der: &[u8],
+    validity: Validity,
+    issued_at: OffsetDateTime,
+) -> Result<IssuedCertificate, CoreError> {
+    let params = profile::leaf(names, validity, LeafUsage::ServerAndClient)?;
+    let der = ca.authority.sign(&params, public_key_der)?;
+    let names = names.iter().map(ToString::to_string).collect();
+    record(
+        ca,
+        &params,
+        der,
+        CertificateKind::Leaf,
+        names,
+        validity,
+        issued_at,
+    )
+}
+
+/// Signs the daemon's own TLS server certificate for `key`.
+pub fn sign_server(
+    ca: &ActiveCa,
+    names: &[SubjectName],
+    key: &impl PublicKeyData,
+    validity: Validity,
+    issued_at: OffsetDateTime,
+) -> Result<IssuedCertificate, CoreError> {
+    let params = profile::leaf(names, validity, LeafUsage::ServerAndClient)?;
+    let der = ca.authority.sign_for(&params, key)?;
+    let names = names.iter().map(ToString::to_string).collect();
+    record(
+        ca,
+        &params,
+        der,
+        CertificateKind::Server,
+        names,
+        validity,
+        issued_at,
+    )
+}
+
+/// Signs an operator's admin client certificate with the URI SAN
+/// `urn:ironroot:admin:NAME`.
+pub fn sign_admin(
+    ca: &ActiveCa,
+    name: &str,
+    key: &impl PublicKeyData,
+    validity: Validity,
+    issued_at: OffsetDateTime,
+) -> Result<IssuedCertificate, CoreError> {
+    let uri = admin_uri(name);
+    let params = profile::client_with_uri(name, &uri, validity)?;
+    let der = ca.authority.sign_for(&params, key)?;
+    record(
+        ca,
+        &params,
+        der,
+        CertificateKind::Admin,
+        vec![uri],
+        validity,
+        issued_at,
+    )
+}
+
+/// Returns the URI SAN of the admin credential `name`.
+pub fn admin_uri(name: &str) -> String {
+    format!("urn:ironroot:admin:{name}")
+}
+
+/// Builds the row from the parameters that were signed, so the new DER does
+/// not have to be parsed again on the request path.
+fn record(
+    ca: &ActiveCa,
+    params: &CertificateParams,
+    der: Vec<u8>,
+    kind: CertificateKind,
+    names: Vec<String>,
+    validity: Validity,
+    issued_at: OffsetDateTime,
+) -> Result<IssuedCertificate, CoreError> {
+    let serial = params
+        .serial_number
+        .as_ref()
+        .map(|serial| hex(serial.as_ref()))
+        .ok_or_else(|| CoreError::InvalidValidity("the profile set no serial number".to_owned()))?;
+    let subject = params
+        .distinguished_name
+        .get(&rcgen::DnType::CommonName)
+        .map(|value| match value {
+            rcgen::DnValue::Utf8String(text) => format!("CN={text}"),
+            other => format!("CN={other:?}"),
+        })
+        .unwrap_or_default();
+    let record = CertificateRecord {
+        serial,
+        ca_id: ca.id,
+        subject,
+        names,
+        not_before: validity.not_before.unix_timestamp(),
+        not_after: validity.not_after.unix_timestamp(),
+        sha256: Fingerprint::of(&der).to_hex(),
+        cert_der: der,
+        kind,
+        token_id: None,
+        request_id: None,
+        issued_at: issued_at.unix_timestamp(),
+    };
+    Ok(IssuedCertificate { record, validity })
+}

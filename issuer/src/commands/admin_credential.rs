@@ -1,0 +1,134 @@
+//! `ironroot-issuer admin-credential`: mints an operator's client certificate
+//! (URI SAN `urn:ironroot:admin:NAME`, EKU clientAuth) and registers it as an
+//! admin credential.
+
+use std::path::PathBuf;
+
+use ironroot_core::files::{self, PRIVATE_FILE, PUBLIC_FILE};
+use ironroot_core::keys::{KeyAlgorithm, PrivateKey};
+use ironroot_core::pemfile;
+use rusqlite::TransactionBehavior;
+use time::OffsetDateTime;
+
+use crate::authority::{ActiveCa, issue};
+use crate::cli::AdminCredentialArgs;
+use crate::datadir::DataDir;
+use crate::error::Error;
+use crate::storage::{self, StorageError, queries};
+
+/// Longest operator name.
+const MAX_NAME_LEN: usize = 64;
+
+/// Mints the credential described by `args`.
+pub fn run(args: &AdminCredentialArgs) -> Result<(), Error> {
+    check_name(&args.name)?;
+    let lifetime = ironroot_core::duration::parse(&args.validity)
+        .map_err(|reason| Error::Usage(format!("--validity: {reason}")))?;
+    let outputs = Outputs::new(args.out_dir.clone());
+    outputs.check_absent()?;
+
+    let data_dir = DataDir::new(&args.data.data_dir);
+    data_dir.require_initialised()?;
+    let mut connection = storage::open_read_write(&data_dir.database_path())?;
+    let now = OffsetDateTime::now_utc();
+    let ca = ActiveCa::load(&data_dir, &connection, now)?;
+    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    let validity = issue::clamp_validity(ca.certificate(), now, lifetime)?;
+    let issued = issue::sign_admin(&ca, &args.name, &key, validity, now)?;
+    let record = issued.record;
+    store(&mut connection, &args.name, &record)?;
+
+    std::fs::create_dir_all(&outputs.dir).map_err(|error| Error::Io {
+        what: "creating the output directory",
+        path: outputs.dir.clone(),
+        reason: error.to_string(),
+    })?;
+    files::write_new(&outputs.key(), key.to_pkcs8_pem().as_bytes(), PRIVATE_FILE)?;
+    let chain = pemfile::encode_certificates([record.cert_der.as_slice(), &ca.certificate().der]);
+    files::write_new(&outputs.certificate(), chain.as_bytes(), PUBLIC_FILE)?;
+    files::write_new(&outputs.root(), ca.root_pem.as_bytes(), PUBLIC_FILE)?;
+
+    tracing::info!(
+        target: "ironroot::audit",
+        admin = %args.name,
+        serial = %record.serial,
+        sha256 = %record.sha256,
+        not_after = %validity.not_after,
+        "admin credential created"
+    );
+    println!("admin credential `{}` created", args.name);
+    println!("  certificate: {}", outputs.certificate().display());
+    println!("  key:         {}", outputs.key().display());
+    println!("  root:        {}", outputs.root().display());
+    println!("  serial:      {}", record.serial);
+    println!("  valid until: {}", validity.not_after);
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--name `{name}` must be 1 to {MAX_NAME_LEN} characters from a-z, 0-9, `.`, `_` and `-`"
+        )))
+    }
+}
+
+fn store(
+    connection: &mut rusqlite::Connection,
+    name: &str,
+    record: &queries::CertificateRecord,
+) -> Result<(), StorageError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    queries::insert_certificate(&transaction, record)?;
+    queries::insert_admin_credential(
+        &transaction,
+        &queries::AdminCredentialRecord {
+            sha256: record.sha256.clone(),
+            name: name.to_owned(),
+            serial: record.serial.clone(),
+            not_after: record.not_after,
+            created_at: record.issued_at,
+        },
+    )?;
+    transaction.commit()?;
+    Ok(())
+}
+
+struct Outputs {
+    dir: PathBuf,
+}
+
+impl Outputs {
+    fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn certificate(&self) -> PathBuf {
+        self.dir.join("admin.pem")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.join("admin.key")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root.pem")
+    }
+
+    /// Fails before anything is signed if an output already exists.
+    fn check_absent(&self) -> Result<(), Error> {
+        for path in [self.certificate(), self.key(), self.root()] {
+            if path.exists() {
+                return Err(ironroot_core::Error::AlreadyExists { path }.into());
+            }
+        }
+        Ok(())
+    }
+}

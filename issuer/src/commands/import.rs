@@ -1,0 +1,145 @@
+//! `ironroot-issuer import`: decrypts an intermediate bundle with the host
+//! identity, checks it and stores the key and the CA record.
+//!
+//! Nothing is written unless every check passes. The key file is written
+//! first, then the database row in a transaction; if the row fails, the key
+//! file is removed again.
+
+use std::path::Path;
+
+use ironroot_core::agefile::AgeError;
+use ironroot_core::bundle::{Bundle, BundleError};
+use ironroot_core::cert::Authority;
+use ironroot_core::files::{self, PRIVATE_FILE};
+use rusqlite::TransactionBehavior;
+use time::OffsetDateTime;
+
+use crate::datadir::DataDir;
+use crate::error::Error;
+use crate::storage::{self, StorageError, queries};
+
+/// Imports the bundle at `bundle_path` into `data_dir`.
+pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
+    let identity = data_dir.load_identity()?;
+    let ciphertext = files::read(bundle_path)?;
+    let rejected = |reason: String| Error::BundleRejected {
+        path: bundle_path.to_owned(),
+        reason,
+    };
+    check_armor_complete(&ciphertext).map_err(rejected)?;
+    let bundle = Bundle::open(&ciphertext, &identity).map_err(|error| match error {
+        BundleError::Age(AgeError::NotForThisIdentity { .. }) => Error::BundleForAnotherHost {
+            recipient: identity.to_public().to_string(),
+        },
+        other => rejected(other.to_string()),
+    })?;
+    let now = OffsetDateTime::now_utc();
+    bundle
+        .verify(now)
+        .map_err(|error| rejected(error.to_string()))?;
+    let Bundle {
+        intermediate,
+        root,
+        key,
+        ..
+    } = bundle;
+    // TODO: bundles without a key (the issuing host generated it and sent a
+    // CSR to the ceremony) are not supported yet, because `init` makes no key.
+    let key = key.ok_or_else(|| {
+        rejected(
+            "the bundle carries no intermediate private key; re-run sign-intermediate so the bundle includes it"
+                .to_owned(),
+        )
+    })?;
+    let key_pem = key.to_pkcs8_pem();
+    Authority::new(&intermediate.der, key, "bundled intermediate")
+        .map_err(|error| rejected(error.to_string()))?;
+
+    let sha256 = intermediate.fingerprint.to_hex();
+    let mut connection = storage::open_read_write(&data_dir.database_path())?;
+    if let Some(existing) = queries::find_ca(&connection, &sha256)? {
+        println!(
+            "intermediate `{}` (SHA-256 {}) is already imported; nothing changed",
+            existing.subject, intermediate.fingerprint
+        );
+        tracing::info!(ca.sha256 = %sha256, "intermediate already imported; nothing changed");
+        return Ok(());
+    }
+
+    files::create_private_dir(&data_dir.intermediates_dir())?;
+    let key_path = data_dir.intermediate_key_path(&sha256);
+    files::write_new(&key_path, key_pem.as_bytes(), PRIVATE_FILE)?;
+    let record = queries::CaRecord {
+        id: 0,
+        sha256: sha256.clone(),
+        subject: intermediate.subject.clone(),
+        not_before: intermediate.validity.not_before.unix_timestamp(),
+        not_after: intermediate.validity.not_after.unix_timestamp(),
+        cert_der: intermediate.der.clone(),
+        root_der: root.der.clone(),
+        key_path: Path::new("intermediates").join(format!("{sha256}.key.pem")),
+        active: false,
+        imported_at: now.unix_timestamp(),
+    };
+    let active = match insert(&mut connection, record) {
+        Ok(active) => active,
+        Err(error) => {
+            if let Err(remove_error) = std::fs::remove_file(&key_path) {
+                tracing::error!(path = %key_path.display(), error = %remove_error, "failed to remove the key file of a failed import; delete it by hand");
+            }
+            return Err(error.into());
+        }
+    };
+
+    tracing::info!(
+        target: "ironroot::audit",
+        active,
+        ca.subject = %intermediate.subject,
+        ca.sha256 = %sha256,
+        root.sha256 = %root.fingerprint.to_hex(),
+        "intermediate imported"
+    );
+    println!("imported intermediate `{}`", intermediate.subject);
+    println!("  SHA-256:    {}", intermediate.fingerprint);
+    println!(
+        "  valid:      {} to {}",
+        intermediate.validity.not_before, intermediate.validity.not_after
+    );
+    println!(
+        "  root:       `{}` (SHA-256 {})",
+        root.subject, root.fingerprint
+    );
+    if active {
+        println!("  status:     active (serve signs with it)");
+    } else {
+        println!("  status:     inactive; another intermediate is active");
+    }
+    Ok(())
+}
+
+/// Detects an armored bundle cut short, which age reports only as invalid
+/// armor. A binary age file is left to age's own truncation check.
+fn check_armor_complete(ciphertext: &[u8]) -> Result<(), String> {
+    const BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+    const END: &[u8] = b"-----END AGE ENCRYPTED FILE-----";
+    let text = ciphertext.trim_ascii();
+    if text.starts_with(BEGIN) && !text.ends_with(END) {
+        return Err(format!(
+            "the bundle is truncated: it has no `{}` line; copy the whole file again",
+            String::from_utf8_lossy(END)
+        ));
+    }
+    Ok(())
+}
+
+/// Inserts the CA, making it active when no CA is active yet. Returns whether it is active.
+fn insert(
+    connection: &mut rusqlite::Connection,
+    mut record: queries::CaRecord,
+) -> Result<bool, StorageError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    record.active = queries::active_ca(&transaction)?.is_none();
+    queries::insert_ca(&transaction, &record)?;
+    transaction.commit()?;
+    Ok(record.active)
+}

@@ -1,0 +1,190 @@
+//! `ironroot-issuer serve`: checks the configuration and the data directory,
+//! loads the active intermediate once, issues the daemon's TLS certificate,
+//! and serves the API until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use ironroot_core::files;
+use ironroot_core::keys::{KeyAlgorithm, PrivateKey};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::AppState;
+use crate::authority::{ActiveCa, issue};
+use crate::cli::ServeArgs;
+use crate::config::{Config, FileConfig, TlsSource};
+use crate::datadir::DataDir;
+use crate::error::Error;
+use crate::server;
+use crate::storage::writer::{self, Job, Writer};
+use crate::storage::{self, ReadPool};
+use crate::tls::{self, ServerIdentity};
+
+/// Runs the daemon until a shutdown signal.
+pub fn run(args: &ServeArgs) -> Result<(), Error> {
+    let data_dir = DataDir::new(&args.data.data_dir);
+    let mut file = FileConfig::load(args.config.as_deref(), data_dir.root())?;
+    if let Some(listen) = &args.listen {
+        file.listen = Some(listen.clone());
+    }
+    let config = file.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ironroot-worker")
+        .build()
+        .map_err(|error| Error::Io {
+            what: "starting the runtime",
+            path: data_dir.root().to_owned(),
+            reason: error.to_string(),
+        })?;
+    runtime.block_on(serve(data_dir, config))
+}
+
+async fn serve(data_dir: DataDir, config: Config) -> Result<(), Error> {
+    data_dir.require_initialised()?;
+    let database = data_dir.database_path();
+    if !database.exists() {
+        return Err(Error::NoIntermediate {
+            path: data_dir.root().to_owned(),
+        });
+    }
+    files::check_private(&data_dir.identity_path())?;
+    files::check_private(&database)?;
+    let connection = storage::open_read_write(&database)?;
+    let now = OffsetDateTime::now_utc();
+    let ca = ActiveCa::load(&data_dir, &connection, now)?;
+    log_ca(&ca);
+
+    let (writer, writer_thread) = writer::start(connection, config.commit_batch_max)?;
+    let result = serve_with_writer(&data_dir, config, ca, writer).await;
+    // Every job queued before this point is committed before the thread ends.
+    let stopped = tokio::task::spawn_blocking(move || writer_thread.stop()).await;
+    if let Err(error) = stopped {
+        tracing::error!(%error, "failed to stop the database writer");
+    }
+    if result.is_ok() {
+        tracing::info!("stopped");
+    }
+    result
+}
+
+async fn serve_with_writer(
+    data_dir: &DataDir,
+    config: Config,
+    ca: ActiveCa,
+    writer: Writer,
+) -> Result<(), Error> {
+    let acceptor = match &config.tls {
+        TlsSource::SelfIssued => {
+            let identity = self_issued_identity(&ca, &config, &writer).await?;
+            Some(TlsAcceptor::from(tls::server_config(
+                identity,
+                &ca.root.der,
+            )?))
+        }
+        TlsSource::External { certificate, key } => {
+            let identity = ServerIdentity::load(certificate, key)?;
+            Some(TlsAcceptor::from(tls::server_config(
+                identity,
+                &ca.root.der,
+            )?))
+        }
+        TlsSource::PlainHttp => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| Error::Bind {
+            address: config.listen.to_string(),
+            reason: error.to_string(),
+        })?;
+    let address = listener.local_addr().map_err(|error| Error::Bind {
+        address: config.listen.to_string(),
+        reason: error.to_string(),
+    })?;
+    let readers = ReadPool::new(&data_dir.database_path(), read_pool_size());
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let state = Arc::new(AppState::new(ca, config, writer, readers));
+    tracing::info!(%address, scheme, "listening");
+    server::run(listener, acceptor, state, shutdown_signal()).await;
+    Ok(())
+}
+
+fn log_ca(ca: &ActiveCa) {
+    let intermediate = ca.certificate();
+    tracing::info!(
+        intermediate.subject = %intermediate.subject,
+        intermediate.sha256 = %intermediate.fingerprint,
+        intermediate.not_after = %intermediate.validity.not_after,
+        root.subject = %ca.root.subject,
+        root.sha256 = %ca.root.fingerprint,
+        "loaded the active intermediate"
+    );
+}
+
+/// Issues the daemon's TLS certificate for `server_names`, records it, and
+/// returns it with the intermediate as the chain.
+async fn self_issued_identity(
+    ca: &ActiveCa,
+    config: &Config,
+    writer: &Writer,
+) -> Result<ServerIdentity, Error> {
+    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    let now = OffsetDateTime::now_utc();
+    let validity = issue::clamp_validity(ca.certificate(), now, config.leaf_validity)?;
+    let issued = issue::sign_server(ca, &config.server_names, &key, validity, now)?;
+    let leaf_der = issued.record.cert_der.clone();
+    let serial = issued.record.serial.clone();
+    writer
+        .submit(Job::StoreCertificate {
+            certificate: issued.record,
+            token_hash: None,
+        })
+        .await
+        .map_err(|error| {
+            Error::Issue(format!("failed to record the server certificate: {error}"))
+        })?;
+    let names: Vec<String> = config
+        .server_names
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(
+        target: "ironroot::audit",
+        %serial,
+        names = %names.join(","),
+        not_after = %validity.not_after,
+        "server certificate issued"
+    );
+    // TODO: the server certificate is not renewed while the daemon runs; restart
+    // the daemon before `leaf_validity` runs out.
+    Ok(ServerIdentity::new(
+        leaf_der,
+        ca.certificate().der.clone(),
+        &key.to_pkcs8_der(),
+    ))
+}
+
+/// Keeps one idle read connection per worker thread, plus a spare.
+fn read_pool_size() -> usize {
+    std::thread::available_parallelism().map_or(4, |threads| threads.get() + 1)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!(signal = "SIGINT", "shutting down");
+            return;
+        }
+    };
+    let name = tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    tracing::info!(signal = name, "shutting down");
+}

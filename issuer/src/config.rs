@@ -1,0 +1,311 @@
+//! The daemon's configuration: `issuer.toml` (every key optional), overridden
+//! by command-line flags, then checked once by [`FileConfig::validate`] before
+//! any key or socket is touched.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ironroot_core::names::SubjectName;
+use serde::Deserialize;
+use time::Duration;
+
+use crate::error::Error;
+
+/// Longest bootstrap-token lifetime the API contract allows.
+const TOKEN_TTL_CEILING: Duration = Duration::hours(24);
+/// Smallest accepted `max_body_bytes`: a P-384 CSR with a few names fits easily.
+const MIN_BODY_BYTES: u64 = 4096;
+/// Largest accepted `max_body_bytes`.
+const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest accepted `commit_batch_max`.
+const MAX_COMMIT_BATCH: u64 = 65_536;
+
+/// `issuer.toml` as written by the operator.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Socket address to listen on.
+    pub listen: Option<String>,
+    /// DNS names and IP addresses of the daemon's own TLS certificate.
+    pub server_names: Option<Vec<String>>,
+    /// External TLS certificate chain (PEM) used instead of a self-issued one.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PKCS#8 PEM) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP; only allowed on loopback addresses.
+    pub plain_http: Option<bool>,
+    /// Validity of issued leaf certificates.
+    pub leaf_validity: Option<String>,
+    /// Upper bound for `leaf_validity`.
+    pub max_leaf_validity: Option<String>,
+    /// Default bootstrap-token lifetime.
+    pub token_ttl: Option<String>,
+    /// Longest bootstrap-token lifetime an admin may request.
+    pub max_token_ttl: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: Option<u64>,
+    /// Most jobs the database writer commits in one transaction.
+    pub commit_batch_max: Option<u64>,
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsSource {
+    /// Issue a server certificate from the active intermediate at start-up.
+    SelfIssued,
+    /// Load a certificate chain and key from files.
+    External {
+        /// PEM certificate chain, leaf first.
+        certificate: PathBuf,
+        /// PKCS#8 PEM private key.
+        key: PathBuf,
+    },
+    /// No TLS (loopback only).
+    PlainHttp,
+}
+
+/// The validated configuration the daemon runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Socket address to listen on.
+    pub listen: SocketAddr,
+    /// Names of the self-issued TLS certificate.
+    pub server_names: Vec<SubjectName>,
+    /// TLS mode.
+    pub tls: TlsSource,
+    /// Validity of issued leaf certificates.
+    pub leaf_validity: Duration,
+    /// Upper bound for `leaf_validity`.
+    pub max_leaf_validity: Duration,
+    /// Default bootstrap-token lifetime.
+    pub token_ttl: Duration,
+    /// Longest bootstrap-token lifetime.
+    pub max_token_ttl: Duration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most jobs per database transaction.
+    pub commit_batch_max: usize,
+}
+
+impl FileConfig {
+    /// Reads `path`, or `data_dir/issuer.toml` if `path` is `None` and that file
+    /// exists, or returns the defaults.
+    pub fn load(path: Option<&Path>, data_dir: &Path) -> Result<Self, Error> {
+        let default_path = data_dir.join("issuer.toml");
+        let path = match path {
+            Some(path) => path.to_owned(),
+            None if default_path.exists() => default_path,
+            None => return Ok(Self::default()),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|error| Error::ConfigSyntax {
+            path: path.clone(),
+            reason: format!("cannot read the file ({error})"),
+        })?;
+        toml::from_str(&text).map_err(|error| Error::ConfigSyntax {
+            path,
+            reason: error.to_string(),
+        })
+    }
+
+    /// Checks every value and applies the defaults.
+    pub fn validate(self) -> Result<Config, Error> {
+        let listen_text = self.listen.as_deref().unwrap_or("127.0.0.1:8443");
+        let listen: SocketAddr = listen_text.parse().map_err(|_| Error::ConfigValue {
+            key: "listen",
+            reason: format!(
+                "is `{listen_text}`, expected an IP address and port such as `127.0.0.1:8443` or `[::]:8443`"
+            ),
+        })?;
+        let server_names = parse_server_names(self.server_names)?;
+        let tls = tls_source(
+            self.plain_http.unwrap_or(false),
+            self.tls_cert,
+            self.tls_key,
+        )?;
+        if tls == TlsSource::PlainHttp && !listen.ip().is_loopback() {
+            return Err(Error::PlainHttpNotLoopback {
+                listen: listen.to_string(),
+            });
+        }
+        let leaf_validity = duration("leaf_validity", self.leaf_validity, "24h")?;
+        let max_leaf_validity = duration("max_leaf_validity", self.max_leaf_validity, "90d")?;
+        if leaf_validity > max_leaf_validity {
+            return Err(Error::ConfigValue {
+                key: "leaf_validity",
+                reason: format!(
+                    "is {}, longer than `max_leaf_validity` ({})",
+                    ironroot_core::duration::format(leaf_validity),
+                    ironroot_core::duration::format(max_leaf_validity)
+                ),
+            });
+        }
+        let token_ttl = duration("token_ttl", self.token_ttl, "10m")?;
+        let max_token_ttl = duration("max_token_ttl", self.max_token_ttl, "24h")?;
+        if max_token_ttl > TOKEN_TTL_CEILING {
+            return Err(Error::ConfigValue {
+                key: "max_token_ttl",
+                reason: format!(
+                    "is {}; bootstrap tokens live at most 24h",
+                    ironroot_core::duration::format(max_token_ttl)
+                ),
+            });
+        }
+        if token_ttl > max_token_ttl {
+            return Err(Error::ConfigValue {
+                key: "token_ttl",
+                reason: format!(
+                    "is {}, longer than `max_token_ttl` ({})",
+                    ironroot_core::duration::format(token_ttl),
+                    ironroot_core::duration::format(max_token_ttl)
+                ),
+            });
+        }
+        let max_body_bytes = in_range(
+            "max_body_bytes",
+            self.max_body_bytes.unwrap_or(65_536),
+            MIN_BODY_BYTES,
+            MAX_BODY_BYTES,
+        )?;
+        let commit_batch_max = in_range(
+            "commit_batch_max",
+            self.commit_batch_max.unwrap_or(256),
+            1,
+            MAX_COMMIT_BATCH,
+        )?;
+        Ok(Config {
+            listen,
+            server_names,
+            tls,
+            leaf_validity,
+            max_leaf_validity,
+            token_ttl,
+            max_token_ttl,
+            max_body_bytes,
+            commit_batch_max,
+        })
+    }
+}
+
+fn parse_server_names(names: Option<Vec<String>>) -> Result<Vec<SubjectName>, Error> {
+    let names = names.unwrap_or_else(|| {
+        ["localhost", "127.0.0.1", "::1"]
+            .map(str::to_owned)
+            .to_vec()
+    });
+    if names.is_empty() {
+        return Err(Error::ConfigValue {
+            key: "server_names",
+            reason: "is empty; list at least one DNS name or IP address clients connect to"
+                .to_owned(),
+        });
+    }
+    let mut parsed = Vec::with_capacity(names.len());
+    for name in &names {
+        let subject_name = SubjectName::parse(name).map_err(|error| Error::ConfigValue {
+            key: "server_names",
+            reason: format!("contains an invalid entry: {error}"),
+        })?;
+        if !parsed.contains(&subject_name) {
+            parsed.push(subject_name);
+        }
+    }
+    Ok(parsed)
+}
+
+fn tls_source(
+    plain_http: bool,
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<TlsSource, Error> {
+    match (plain_http, certificate, key) {
+        (true, None, None) => Ok(TlsSource::PlainHttp),
+        (true, _, _) => Err(Error::ConfigValue {
+            key: "plain_http",
+            reason: "is true while `tls_cert` or `tls_key` is set; choose one of the two"
+                .to_owned(),
+        }),
+        (false, None, None) => Ok(TlsSource::SelfIssued),
+        (false, Some(certificate), Some(key)) => Ok(TlsSource::External { certificate, key }),
+        (false, Some(_), None) => Err(Error::ConfigValue {
+            key: "tls_key",
+            reason: "is missing; `tls_cert` and `tls_key` must be set together".to_owned(),
+        }),
+        (false, None, Some(_)) => Err(Error::ConfigValue {
+            key: "tls_cert",
+            reason: "is missing; `tls_cert` and `tls_key` must be set together".to_owned(),
+        }),
+    }
+}
+
+fn duration(key: &'static str, value: Option<String>, default: &str) -> Result<Duration, Error> {
+    let text = value.as_deref().unwrap_or(default);
+    ironroot_core::duration::parse(text).map_err(|reason| Error::ConfigValue {
+        key,
+        reason: format!("{reason} (allowed: a whole number with s, m, h or d, default {default})"),
+    })
+}
+
+fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<usize, Error> {
+    if !(min..=max).contains(&value) {
+        return Err(Error::ConfigValue {
+            key,
+            reason: format!("is {value}; allowed values are {min} to {max}"),
+        });
+    }
+    usize::try_from(value).map_err(|_| Error::ConfigValue {
+        key,
+        reason: format!("is {value}, too large for this platform"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        toml::from_str::<FileConfig>(text).unwrap().validate()
+    }
+
+    #[test]
+    fn config_defaults_apply() {
+        let config = parse("").unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(config.server_names.len(), 3);
+        assert_eq!(config.tls, TlsSource::SelfIssued);
+        assert_eq!(config.leaf_validity, Duration::hours(24));
+        assert_eq!(config.token_ttl, Duration::minutes(10));
+        assert_eq!(config.max_body_bytes, 65_536);
+        assert_eq!(config.commit_batch_max, 256);
+    }
+
+    #[test]
+    fn config_rejects_unknown_key() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn config_rejects_plain_http_beyond_loopback() {
+        let error = parse("plain_http = true\nlisten = \"0.0.0.0:8080\"").unwrap_err();
+        assert!(
+            matches!(error, Error::PlainHttpNotLoopback { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("TLS is required"), "{error}");
+        assert_eq!(error.exit_code(), 2);
+        let loopback = parse("plain_http = true\nlisten = \"127.0.0.1:8080\"").unwrap();
+        assert_eq!(loopback.tls, TlsSource::PlainHttp);
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let error = parse("leaf_validity = \"2w\"").unwrap_err().to_string();
+        assert!(error.contains("`leaf_validity`"), "{error}");
+        let error = parse("commit_batch_max = 0").unwrap_err().to_string();
+        assert!(error.contains("`commit_batch_max`"), "{error}");
+        assert!(error.contains("1 to 65536"), "{error}");
+        let error = parse("token_ttl = \"2d\"").unwrap_err().to_string();
+        assert!(error.contains("`token_ttl`"), "{error}");
+        let error = parse("tls_cert = \"a.pem\"").unwrap_err().to_string();
+        assert!(error.contains("`tls_key`"), "{error}");
+    }
+}
