@@ -41,6 +41,11 @@ impl CliError {
         self
     }
 
+    /// Returns the message without the hint.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Prints the error to stderr and returns the exit code.
     pub(crate) fn report(&self) -> ExitCode {
         eprintln!("error: {}", self.message);

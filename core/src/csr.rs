@@ -59,8 +59,8 @@ pub struct VerifiedCsr {
 /// Parses a CSR from PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) or
 /// DER, verifies its self-signature and extracts the requested names.
 ///
-/// Rejects a CSR that asks for CA:true, requests SAN types other than DNS names
-/// and IP addresses, uses SHA-1, or carries an unsupported or weak key.
+/// Rejects a CSR that asks for CA:true, requests SAN types other than DNS names,
+/// IP addresses, URIs and email addresses, uses SHA-1, or carries an unsupported or weak key.
 pub fn parse_and_verify(input: &[u8]) -> Result<VerifiedCsr, Error> {
     let der = decode(input)?;
     if der.len() > MAX_CSR_LEN {
@@ -222,8 +222,11 @@ fn san_to_name(general_name: &GeneralName<'_>) -> Result<SubjectName, Error> {
             }
             _ => Err(bad_ip()),
         },
+        // The issuing profile decides whether URI and email SANs are allowed.
+        GeneralName::URI(uri) => SubjectName::parse_uri(uri),
+        GeneralName::RFC822Name(email) => SubjectName::parse_email(email),
         other => Err(Error::InvalidCsr(format!(
-            "the request asks for a subject alternative name of an unsupported type ({other}); only DNS names and IP addresses can be requested"
+            "the request asks for a subject alternative name of an unsupported type ({other}); only DNS names, IP addresses, URIs and email addresses can be requested"
         ))),
     }
 }

@@ -244,6 +244,34 @@ pub fn leaf(
     Ok(params)
 }
 
+/// Builds the parameters of an end-entity certificate like [`leaf`], with the
+/// extended key usages chosen one by one. At least one must be set.
+pub fn leaf_with_usages(
+    names: &[SubjectName],
+    validity: Validity,
+    server_auth: bool,
+    client_auth: bool,
+) -> Result<CertificateParams, Error> {
+    let mut params = leaf(names, validity, LeafUsage::ServerAndClient)?;
+    params.extended_key_usages = Vec::new();
+    if server_auth {
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    if client_auth {
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
+    }
+    if params.extended_key_usages.is_empty() {
+        return Err(Error::InvalidCsr(
+            "the profile allows no extended key usage".to_owned(),
+        ));
+    }
+    Ok(params)
+}
+
 /// Builds the parameters of a client certificate identified by a URI SAN, such
 /// as an operator's admin credential. The common name is `common_name`.
 pub fn client_with_uri(

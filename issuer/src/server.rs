@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::{self, AppState, ConnectionInfo};
+use crate::api::{self, AppState, ConnectionInfo, Listener};
 
 /// How long a client may take for the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,9 +24,11 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves connections from `listener` until `shutdown` completes, then stops
-/// accepting and waits up to [`DRAIN_TIMEOUT`] for open connections.
+/// accepting and waits up to [`DRAIN_TIMEOUT`] for open connections. `kind`
+/// decides which endpoints the listener serves.
 pub async fn run(
     listener: TcpListener,
+    kind: Listener,
     acceptor: Option<TlsAcceptor>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
@@ -64,6 +66,7 @@ pub async fn run(
                 let info = ConnectionInfo {
                     remote,
                     peer_certificate: None,
+                    listener: kind,
                 };
                 serve(builder, watcher, stream, info, state).await;
                 return;
@@ -89,6 +92,7 @@ pub async fn run(
             let info = ConnectionInfo {
                 remote,
                 peer_certificate,
+                listener: kind,
             };
             serve(builder, watcher, tls, info, state).await;
         });

@@ -6,10 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ironroot_core::files;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::UnixTime;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
 use crate::error::Error;
@@ -78,6 +83,7 @@ pub fn server_config(
         .allow_unauthenticated()
         .build()
         .map_err(|error| tls_error(&error))?;
+    let verifier = Arc::new(ExpiryTolerantVerifier { inner: verifier });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|error| tls_error(&error))?
@@ -86,4 +92,83 @@ pub fn server_config(
         .map_err(|error| tls_error(&error))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A client-certificate verifier that accepts an expired certificate whose
+/// chain verifies at the certificate's own notAfter, so that `POST /v1/renew`
+/// can see it and apply `renewal_grace`. Every other failure is final.
+/// Handlers must therefore check expiry themselves: renewal checks it against
+/// the database, and the admin endpoints check the credential's notAfter.
+#[derive(Debug)]
+struct ExpiryTolerantVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for ExpiryTolerantVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let error = match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+        {
+            Ok(verified) => return Ok(verified),
+            Err(error) => error,
+        };
+        let expired = matches!(
+            error,
+            rustls::Error::InvalidCertificate(
+                CertificateError::Expired | CertificateError::ExpiredContext { .. }
+            )
+        );
+        let not_after = X509Certificate::from_der(end_entity.as_ref())
+            .ok()
+            .map(|(_, certificate)| certificate.validity().not_after.timestamp());
+        match not_after {
+            Some(not_after) if expired && not_after > 0 => {
+                let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                    not_after.unsigned_abs(),
+                ));
+                self.inner.verify_client_cert(end_entity, intermediates, at)
+            }
+            _ => Err(error),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }

@@ -30,11 +30,14 @@ pub(crate) async fn create(
         .dns
         .iter()
         .chain(&args.ip)
+        .chain(&args.uri)
+        .chain(&args.email)
         .map(ToString::to_string)
         .collect();
     let request = CreateTokenRequest {
         names,
         ttl_seconds: args.ttl,
+        profile: args.profile.clone(),
     };
     let mut response = client.create_token(&request).await?;
     let result = print_token(&response, args);
@@ -44,7 +47,7 @@ pub(crate) async fn create(
 
 /// Opens a client that verifies the server against the root and presents the
 /// admin credential when one is configured.
-async fn connect(connection: &ConnectionArgs) -> Result<Client, CliError> {
+pub(crate) async fn connect(connection: &ConnectionArgs) -> Result<Client, CliError> {
     let server = &connection.server;
     if !server.is_tls() {
         return Err(CliError::usage(format!(

@@ -10,6 +10,7 @@ use ironroot_core::pemfile;
 use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
+use crate::audit::{self, AuditEvent, CLI_ACTOR};
 use crate::authority::{ActiveCa, issue};
 use crate::cli::AdminCredentialArgs;
 use crate::datadir::DataDir;
@@ -97,6 +98,18 @@ fn store(
             created_at: record.issued_at,
         },
     )?;
+    let event = AuditEvent::new(
+        "admin_credential",
+        CLI_ACTOR,
+        None,
+        serde_json::json!({
+            "name": name,
+            "serial": record.serial,
+            "sha256": record.sha256,
+            "not_after": record.not_after,
+        }),
+    );
+    audit::append_cli(&transaction, &event)?;
     transaction.commit()?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use ironroot_core::files::{self, PRIVATE_FILE};
 use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
+use crate::audit::{self, AuditEvent, CLI_ACTOR};
 use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::storage::{self, StorageError, queries};
@@ -113,6 +114,13 @@ pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
         println!("  status:     active (serve signs with it)");
     } else {
         println!("  status:     inactive; another intermediate is active");
+        println!(
+            "  activate:   `ironroot-admin intermediates activate {sha256}` while the daemon runs,"
+        );
+        println!(
+            "              or `ironroot-issuer activate --data-dir {} {sha256}` while it is stopped",
+            data_dir.root().display()
+        );
     }
     Ok(())
 }
@@ -140,6 +148,18 @@ fn insert(
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     record.active = queries::active_ca(&transaction)?.is_none();
     queries::insert_ca(&transaction, &record)?;
+    let event = AuditEvent::new(
+        "import",
+        CLI_ACTOR,
+        None,
+        serde_json::json!({
+            "sha256": record.sha256,
+            "subject": record.subject,
+            "not_after": record.not_after,
+            "active": record.active,
+        }),
+    );
+    audit::append_cli(&transaction, &event)?;
     transaction.commit()?;
     Ok(record.active)
 }
