@@ -72,6 +72,9 @@ impl Error {
                 "run ironroot-issuer import first: `ironroot-issuer import --data-dir {} BUNDLE`",
                 path.display()
             )),
+            Self::Bind { address, .. } => Some(format!(
+                "another process (perhaps another ironroot-issuer) may be using {address}; stop it or pass --listen with a free address"
+            )),
             Self::PlainHttpNotLoopback { .. } => Some(
                 "remove `plain_http` to serve TLS, or set `listen` to a loopback address such as 127.0.0.1:8080"
                     .to_owned(),

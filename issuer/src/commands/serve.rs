@@ -75,6 +75,17 @@ async fn serve_with_writer(
     ca: ActiveCa,
     writer: Writer,
 ) -> Result<(), Error> {
+    // Bind first, so a port already in use costs no server certificate.
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| Error::Bind {
+            address: config.listen.to_string(),
+            reason: error.to_string(),
+        })?;
+    let address = listener.local_addr().map_err(|error| Error::Bind {
+        address: config.listen.to_string(),
+        reason: error.to_string(),
+    })?;
     let acceptor = match &config.tls {
         TlsSource::SelfIssued => {
             let identity = self_issued_identity(&ca, &config, &writer).await?;
@@ -92,16 +103,6 @@ async fn serve_with_writer(
         }
         TlsSource::PlainHttp => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|error| Error::Bind {
-            address: config.listen.to_string(),
-            reason: error.to_string(),
-        })?;
-    let address = listener.local_addr().map_err(|error| Error::Bind {
-        address: config.listen.to_string(),
-        reason: error.to_string(),
-    })?;
     let readers = ReadPool::new(&data_dir.database_path(), read_pool_size());
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let state = Arc::new(AppState::new(ca, config, writer, readers));
