@@ -111,6 +111,9 @@ pub(crate) enum CeremonyError {
     #[error("two outputs name the same file '{path}'")]
     DuplicateOutput { path: PathBuf },
 
+    #[error("the directory '{directory}' of the output '{path}' does not exist")]
+    OutputDirectoryMissing { path: PathBuf, directory: PathBuf },
+
     #[error(
         "writing '{path}' failed ({cause}), and removing the already written '{written}' failed too ({cleanup})"
     )]
@@ -150,7 +153,8 @@ impl CeremonyError {
             | Self::InvalidRecipientFile { .. }
             | Self::NotADirectory { .. }
             | Self::OutputExists { .. }
-            | Self::DuplicateOutput { .. } => EXIT_USAGE,
+            | Self::DuplicateOutput { .. }
+            | Self::OutputDirectoryMissing { .. } => EXIT_USAGE,
             Self::Core(ironroot_core::Error::InvalidSubject(_)) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
@@ -189,6 +193,9 @@ impl CeremonyError {
             Self::WrongPassphrase { .. } => "check the passphrase, and that --root-key names \
                 the key written together with --root-cert"
                 .to_owned(),
+            Self::OutputDirectoryMissing { directory, .. } => {
+                format!("create the directory '{}' first, or choose another path", directory.display())
+            }
             Self::OutputExists { .. } => "the ceremony never overwrites files; choose another \
                 path or move the old file away"
                 .to_owned(),

@@ -159,6 +159,9 @@ impl Error {
             }
             Self::PlainHttpNotLoopback { .. } => "use an https:// URL",
             Self::Server { code, .. } => return server_hint(code).map(str::to_owned),
+            Self::Core(ironroot_core::Error::PermissionsTooOpen { path, .. }) => {
+                return Some(format!("run `chmod 600 {}`", path.display()));
+            }
             _ => return None,
         };
         Some(text.to_owned())

@@ -220,11 +220,11 @@ fn check_label(label: &str) -> Result<(), String> {
         .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
         return Err(format!(
-            "label `{label}` contains a character other than letters, digits and `-`"
+            "label {label:?} contains a character other than letters, digits and `-`"
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return Err(format!("label `{label}` starts or ends with `-`"));
+        return Err(format!("label {label:?} starts or ends with `-`"));
     }
     Ok(())
 }

@@ -113,7 +113,14 @@ impl Pki {
         run(
             &transcript,
             "ironroot-issuer",
-            &["import", "--data-dir", s(&data_dir), s(&bundle)],
+            &[
+                "import",
+                "--data-dir",
+                s(&data_dir),
+                "--root-fingerprint",
+                &fingerprint_of(&offline.join("root.pem")),
+                s(&bundle),
+            ],
         )
         .success();
         let admin = base.join("admin");
@@ -908,4 +915,12 @@ fn wait_until(at: time::OffsetDateTime) {
     if let Ok(wait) = Duration::try_from(wait) {
         std::thread::sleep(wait);
     }
+}
+
+/// Returns the SHA-256 fingerprint of a PEM certificate file, colon-separated.
+fn fingerprint_of(path: &Path) -> String {
+    CertificateInfo::parse_pem(&std::fs::read(path).unwrap(), "certificate")
+        .unwrap()
+        .fingerprint
+        .to_string()
 }

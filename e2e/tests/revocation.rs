@@ -117,7 +117,17 @@ impl Pki {
         let output = run(
             &self.transcript,
             "ironroot-issuer",
-            &["import", "--data-dir", s(&self.data_dir), s(&bundle)],
+            &[
+                "import",
+                "--data-dir",
+                s(&self.data_dir),
+                "--root-fingerprint",
+                &CertificateInfo::parse_pem(&std::fs::read(self.root()).unwrap(), "root")
+                    .unwrap()
+                    .fingerprint
+                    .to_string(),
+                s(&bundle),
+            ],
         )
         .success();
         let sha256 = CertificateInfo::parse_pem(&std::fs::read(&cert).unwrap(), "intermediate")

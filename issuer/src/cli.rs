@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ironroot_core::Fingerprint;
 
 /// IronRoot online issuer: holds an intermediate CA and signs workload
 /// certificates over an HTTPS API.
@@ -144,6 +145,11 @@ pub struct ImportArgs {
     /// The age-encrypted bundle written by `ironroot-ceremony sign-intermediate`.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
+    /// SHA-256 fingerprint of the root CA that the ceremony printed. The bundle
+    /// is rejected unless its root has this fingerprint, because anyone who
+    /// knows the host's public recipient can build a bundle.
+    #[arg(long, env = "IRONROOT_ROOT_FINGERPRINT", value_name = "SHA256")]
+    pub root_fingerprint: Fingerprint,
 }
 
 /// Arguments of `admin-credential`.

@@ -361,7 +361,7 @@ fn duration(key: &'static str, value: Option<String>, default: &str) -> Result<D
     let text = value.as_deref().unwrap_or(default);
     ironroot_core::duration::parse(text).map_err(|reason| Error::ConfigValue {
         key,
-        reason: format!("{reason} (allowed: a whole number with s, m, h or d, default {default})"),
+        reason: format!("{reason} (default {default})"),
     })
 }
 

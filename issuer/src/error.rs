@@ -90,6 +90,9 @@ impl Error {
                 "stop the other daemon first; two processes must never write one database. For a running daemon use `ironroot-admin` instead"
                     .to_owned(),
             ),
+            Self::Bind { address, .. } => Some(format!(
+                "another process (perhaps another ironroot-issuer) may be using {address}; stop it or pass --listen with a free address"
+            )),
             Self::PlainHttpNotLoopback { .. } => Some(
                 "remove `plain_http` to serve TLS, or set `listen` to a loopback address such as 127.0.0.1:8080"
                     .to_owned(),

@@ -18,9 +18,11 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&DataDir::new(args.data_dir)),
-        Command::Import(args) => {
-            commands::import::run(&DataDir::new(args.data.data_dir), &args.bundle)
-        }
+        Command::Import(args) => commands::import::run(
+            &DataDir::new(args.data.data_dir),
+            &args.bundle,
+            &args.root_fingerprint,
+        ),
         Command::AdminCredential(args) => commands::admin_credential::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Activate(args) => {

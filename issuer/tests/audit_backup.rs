@@ -327,6 +327,7 @@ async fn backup_under_load_restores() {
         data: restored_dir.clone(),
         recipient: host.recipient.clone(),
         cli_logs: String::new(),
+        expected_root: host.expected_root.clone(),
     };
     let daemon = restored_host.start(&[]);
     for serial in &before {

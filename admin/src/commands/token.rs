@@ -80,11 +80,13 @@ fn load_identity(connection: &ConnectionArgs) -> Result<Option<ClientIdentity>, 
     ClientIdentity::load(cert, key).map(Some).map_err(|error| {
         let cli_error = CliError::usage(error.to_string());
         match error {
-            ironroot_client::Error::Core(ironroot_core::Error::PermissionsTooOpen { .. }) => {
-                cli_error.with_hint(
-                    "anyone who can read the admin key can create tokens as you; keep it private to your user",
-                )
-            }
+            ironroot_client::Error::Core(ironroot_core::Error::PermissionsTooOpen {
+                ref path,
+                ..
+            }) => cli_error.with_hint(format!(
+                "run `chmod 600 {}`: anyone who can read the admin key can create tokens as you",
+                path.display()
+            )),
             _ => cli_error,
         }
     })

@@ -373,9 +373,9 @@ pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Respo
 
 fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     if error.status.is_server_error() {
-        tracing::error!(status = error.status.as_u16(), error = error.code, reason = %error.message, "request failed");
+        tracing::error!(status = error.status.as_u16(), error = error.code, reason = ?error.message, "request failed");
     } else {
-        tracing::info!(status = error.status.as_u16(), error = error.code, reason = %error.message, "request rejected");
+        tracing::info!(status = error.status.as_u16(), error = error.code, reason = ?error.message, "request rejected");
     }
     let body = ErrorResponse {
         error: error.code.to_owned(),

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use ironroot_core::Fingerprint;
 use ironroot_core::agefile::AgeError;
 use ironroot_core::bundle::{Bundle, BundleError};
 use ironroot_core::cert::Authority;
@@ -19,8 +20,13 @@ use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::storage::{self, StorageError, queries};
 
-/// Imports the bundle at `bundle_path` into `data_dir`.
-pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
+/// Imports the bundle at `bundle_path` into `data_dir`, accepting it only if
+/// its root has the fingerprint `expected_root`.
+pub fn run(
+    data_dir: &DataDir,
+    bundle_path: &Path,
+    expected_root: &Fingerprint,
+) -> Result<(), Error> {
     let identity = data_dir.load_identity()?;
     let ciphertext = files::read(bundle_path)?;
     let rejected = |reason: String| Error::BundleRejected {
@@ -38,6 +44,12 @@ pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
     bundle
         .verify(now)
         .map_err(|error| rejected(error.to_string()))?;
+    if bundle.root.fingerprint != *expected_root {
+        return Err(rejected(format!(
+            "its root `{}` has SHA-256 {}, not the expected {expected_root}; the bundle was made by another CA, so do not import it, and compare --root-fingerprint with the fingerprint the ceremony printed",
+            bundle.root.subject, bundle.root.fingerprint
+        )));
+    }
     let Bundle {
         intermediate,
         root,
@@ -58,6 +70,12 @@ pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
 
     let sha256 = intermediate.fingerprint.to_hex();
     let mut connection = storage::open_read_write(&data_dir.database_path())?;
+    if let Some(other_root) = queries::other_root(&connection, &root.der)? {
+        return Err(rejected(format!(
+            "this data directory already holds intermediates of the root with SHA-256 {}; an issuer serves one root, so import this bundle into a new data directory",
+            Fingerprint::of(&other_root)
+        )));
+    }
     if let Some(existing) = queries::find_ca(&connection, &sha256)? {
         println!(
             "intermediate `{}` (SHA-256 {}) is already imported; nothing changed",

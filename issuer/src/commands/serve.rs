@@ -78,9 +78,14 @@ async fn serve_with_writer(
     writer: Writer,
 ) -> Result<(), Error> {
     let ca = intermediates.active();
-    // TODO: client certificates are verified against the active root at
-    // start-up; after activating an intermediate under a different root,
-    // restart the daemon so admin credentials from the new root are accepted.
+    // Client certificates are verified against the root loaded here; import
+    // refuses intermediates of any other root, so activation never changes it.
+    // Bind first, so a port already in use costs no server certificate.
+    let (listener, address) = bind(config.listen).await?;
+    let public = match config.crl_listen {
+        Some(crl_listen) => Some(bind(crl_listen).await?),
+        None => None,
+    };
     let acceptor = match &config.tls {
         TlsSource::SelfIssued => {
             let identity = self_issued_identity(&ca, &config, &writer).await?;
@@ -97,11 +102,6 @@ async fn serve_with_writer(
             )?))
         }
         TlsSource::PlainHttp => None,
-    };
-    let (listener, address) = bind(config.listen).await?;
-    let public = match config.crl_listen {
-        Some(crl_listen) => Some(bind(crl_listen).await?),
-        None => None,
     };
     let readers = ReadPool::new(&data_dir.database_path(), read_pool_size());
     let scheme = if acceptor.is_some() { "https" } else { "http" };

@@ -172,6 +172,21 @@ pub fn find_ca(connection: &Connection, sha256: &str) -> Result<Option<CaRecord>
         .optional()?)
 }
 
+/// Returns the root certificate of an imported CA whose root differs from
+/// `root_der`, if there is one.
+pub fn other_root(
+    connection: &Connection,
+    root_der: &[u8],
+) -> Result<Option<Vec<u8>>, StorageError> {
+    Ok(connection
+        .query_row(
+            "SELECT root_der FROM cas WHERE root_der != ?1 LIMIT 1",
+            [root_der],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
 /// Returns the active CA, if one is imported.
 pub fn active_ca(connection: &Connection) -> Result<Option<CaRecord>, StorageError> {
     let sql = format!("SELECT {CA_COLUMNS} FROM cas WHERE active = 1");
