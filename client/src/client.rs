@@ -82,6 +82,8 @@ pub struct Client {
 struct Reply {
     status: StatusCode,
     request_id: Option<String>,
+    /// The `retry-after` header in seconds, when it is a whole number.
+    retry_after_seconds: Option<u64>,
     body: Bytes,
 }
 
@@ -411,6 +413,11 @@ impl Client {
             .get(api::REQUEST_ID_HEADER)
             .and_then(|value| value.to_str().ok())
             .map(|value| sanitize(value, 128));
+        let retry_after_seconds = response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
         let limited = Limited::new(response.into_body(), MAX_RESPONSE_BODY);
         let body = match limited.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -432,6 +439,7 @@ impl Client {
         Ok(Reply {
             status,
             request_id,
+            retry_after_seconds,
             body,
         })
     }
@@ -571,6 +579,7 @@ fn error_from_reply(path: &str, reply: &Reply) -> Error {
             code: sanitize(&body.error, 64),
             message: sanitize(&body.message, MAX_MESSAGE_CHARS),
             request_id: request_id.unwrap_or_else(|| sanitize(&body.request_id, 128)),
+            retry_after_seconds: reply.retry_after_seconds,
         },
         Err(_) => Error::UnexpectedResponse {
             path: path.to_owned(),

@@ -22,6 +22,8 @@ const MIN_BODY_BYTES: u64 = 4096;
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest accepted `commit_batch_max`.
 const MAX_COMMIT_BATCH: u64 = 65_536;
+/// Largest accepted `max_connections` (per listener).
+const MAX_CONNECTIONS_CEILING: u64 = 1_000_000;
 
 /// `issuer.toml` as written by the operator.
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +69,10 @@ pub struct FileConfig {
     pub rate_limit_per_profile: Option<String>,
     /// Certificates per requested name and period, as `N/period`.
     pub rate_limit_per_name: Option<String>,
+    /// How long a connection with no request in flight stays open.
+    pub idle_timeout: Option<String>,
+    /// Maximum number of open connections per listener.
+    pub max_connections: Option<u64>,
     /// Policy profiles, `[profiles.NAME]`.
     pub profiles: Option<BTreeMap<String, ProfileFile>>,
 }
@@ -127,6 +133,10 @@ pub struct Config {
     pub rate_limit_per_profile: Option<Rate>,
     /// Limit per requested name.
     pub rate_limit_per_name: Option<Rate>,
+    /// How long a connection with no request in flight stays open.
+    pub idle_timeout: std::time::Duration,
+    /// Maximum number of open connections per listener.
+    pub max_connections: usize,
     /// Policy profiles by name, always with a `default` profile.
     pub profiles: BTreeMap<String, Profile>,
 }
@@ -262,8 +272,24 @@ impl FileConfig {
         };
         let rate_limit_per_profile = rate("rate_limit_per_profile", self.rate_limit_per_profile)?;
         let rate_limit_per_name = rate("rate_limit_per_name", self.rate_limit_per_name)?;
+        let idle_timeout = duration("idle_timeout", self.idle_timeout, "60s")?;
+        if idle_timeout < Duration::SECOND {
+            return Err(Error::ConfigValue {
+                key: "idle_timeout",
+                reason: "is shorter than 1s; clients could not send a request in time".to_owned(),
+            });
+        }
+        let idle_timeout = std::time::Duration::from_secs(idle_timeout.whole_seconds().unsigned_abs());
+        let max_connections = in_range(
+            "max_connections",
+            self.max_connections.unwrap_or(4096),
+            1,
+            MAX_CONNECTIONS_CEILING,
+        )?;
         let profiles = policy::build_profiles(self.profiles, leaf_validity, max_leaf_validity)?;
         Ok(Config {
+            idle_timeout,
+            max_connections,
             backdate,
             renewal_grace,
             rate_limit_per_profile,
@@ -399,6 +425,20 @@ mod tests {
         assert_eq!(config.crl_validity, Duration::hours(24));
         assert_eq!(config.expiry_warning, Duration::days(30));
         assert!(config.crl_listen.is_none());
+        assert_eq!(config.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(config.max_connections, 4096);
+    }
+
+    #[test]
+    fn config_checks_connection_limits() {
+        let config = parse("idle_timeout = \"2s\"\nmax_connections = 2").unwrap();
+        assert_eq!(config.idle_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(config.max_connections, 2);
+        let error = parse("idle_timeout = \"0s\"").unwrap_err().to_string();
+        assert!(error.contains("`idle_timeout`"), "{error}");
+        let error = parse("max_connections = 0").unwrap_err().to_string();
+        assert!(error.contains("`max_connections`"), "{error}");
+        assert!(error.contains("1 to 1000000"), "{error}");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The rustls server configuration: ring provider chosen explicitly, TLS 1.2
-//! and 1.3, ALPN h2 and http/1.1, and optional client certificates verified
-//! against the root.
+//! and 1.3, ALPN h2 and http/1.1, a server certificate that can be replaced
+//! while the daemon runs, and optional client certificates verified against
+//! the root.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ironroot_core::files;
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls::{RootCertStore, ServerConfig};
@@ -65,12 +67,68 @@ impl ServerIdentity {
         })?;
         Ok(Self { chain, key })
     }
+
+    /// Loads the key into the ring provider and checks that it matches the
+    /// leaf certificate.
+    pub fn certified_key(self) -> Result<Arc<CertifiedKey>, Error> {
+        let provider = rustls::crypto::ring::default_provider();
+        CertifiedKey::from_der(self.chain, self.key, &provider)
+            .map(Arc::new)
+            .map_err(|error| Error::Tls(format!("unusable server certificate or key: {error}")))
+    }
 }
 
-/// Builds the server configuration. Clients may present a certificate; when
-/// they do, it must chain to `root_der`.
+/// The server certificate presented in every handshake. [`Self::replace`]
+/// swaps it for handshakes that start afterwards; open connections keep the
+/// certificate they were established with.
+pub struct ServerCertificate {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCertificate {
+    /// Starts with `identity`.
+    pub fn new(identity: ServerIdentity) -> Result<Self, Error> {
+        Ok(Self {
+            current: RwLock::new(identity.certified_key()?),
+        })
+    }
+
+    /// Presents `identity` from the next handshake on.
+    pub fn replace(&self, identity: ServerIdentity) -> Result<(), Error> {
+        let certified = identity.certified_key()?;
+        // A poisoned lock only means a writer panicked during the assignment
+        // of an `Arc`, which cannot leave it half-written.
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = certified;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for ServerCertificate {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+impl std::fmt::Debug for ServerCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerCertificate")
+    }
+}
+
+/// Builds the server configuration presenting `certificate`. Clients may
+/// present a certificate; when they do, it must chain to `root_der`.
 pub fn server_config(
-    identity: ServerIdentity,
+    certificate: Arc<ServerCertificate>,
     root_der: &[u8],
 ) -> Result<Arc<ServerConfig>, Error> {
     let tls_error = |error: &dyn std::fmt::Display| Error::Tls(error.to_string());
@@ -88,8 +146,7 @@ pub fn server_config(
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|error| tls_error(&error))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(identity.chain, identity.key)
-        .map_err(|error| tls_error(&error))?;
+        .with_cert_resolver(certificate);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -1,7 +1,8 @@
 //! `ironroot-client run`: keeps a certificate fresh. It renews at a fraction
 //! of the lifetime with ±10% jitter, retries with exponential backoff while
-//! the issuer is unreachable or rejects the request, runs a reload command
-//! after each renewal, and exits non-zero once the certificate has expired.
+//! the issuer is unreachable or fails (5xx), waits `retry-after` on 429, runs
+//! a reload command after each renewal, and exits non-zero when the issuer
+//! rejects the renewal permanently (other 4xx) or the certificate has expired.
 
 use std::time::Duration;
 
@@ -64,10 +65,18 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
                     break;
                 }
                 Err(error) => {
-                    // NOTE: a permanent rejection (revoked, superseded) is
-                    // retried like an outage until the certificate expires.
-                    // Full jitter between half the backoff and the whole of it.
-                    let wait = backoff.mul_f64(0.5 + 0.5 * random_unit());
+                    let wait = match classify(&error) {
+                        Failure::Permanent => {
+                            return Err(permanent(&current.serial_hex(), &error));
+                        }
+                        Failure::RateLimited(Some(seconds)) => Duration::from_secs(seconds),
+                        Failure::RateLimited(None) | Failure::Transient => {
+                            // Full jitter between half the backoff and the whole of it.
+                            let wait = backoff.mul_f64(0.5 + 0.5 * random_unit());
+                            backoff = (backoff * 2).min(max_backoff);
+                            wait
+                        }
+                    };
                     eprintln!(
                         "renewal failed: {}; retrying in {:.1} s",
                         error.message(),
@@ -77,11 +86,41 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
                     let remaining = not_after - OffsetDateTime::now_utc();
                     let remaining = Duration::try_from(remaining).unwrap_or(Duration::ZERO);
                     tokio::time::sleep(wait.min(remaining)).await;
-                    backoff = (backoff * 2).min(max_backoff);
                 }
             }
         }
     }
+}
+
+/// How `run` treats a failed renewal.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// An HTTP 4xx other than 408 and 429: the issuer will reject the same
+    /// certificate again (revoked, superseded, unknown, name not allowed).
+    Permanent,
+    /// HTTP 429, with the `retry-after` seconds when the issuer sent them.
+    RateLimited(Option<u64>),
+    /// 408, 5xx, connection and TLS failures, and local errors: retried with backoff.
+    Transient,
+}
+
+fn classify(error: &CliError) -> Failure {
+    match error.server_status() {
+        Some((429, retry_after)) => Failure::RateLimited(retry_after),
+        Some((408, _)) => Failure::Transient,
+        Some((status, _)) if (400..500).contains(&status) => Failure::Permanent,
+        _ => Failure::Transient,
+    }
+}
+
+fn permanent(serial: &str, error: &CliError) -> CliError {
+    CliError::runtime(format!(
+        "the issuer rejected the renewal of certificate {serial} for good, so run stops: {}",
+        error.message()
+    ))
+    .with_hint(
+        "retrying cannot succeed; fix the cause the issuer names, or enroll again with a new bootstrap token (`ironroot-client enroll`)",
+    )
 }
 
 fn expired(serial: &str, not_after: OffsetDateTime) -> CliError {
