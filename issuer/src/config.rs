@@ -69,7 +69,7 @@ pub struct FileConfig {
     pub rate_limit_per_profile: Option<String>,
     /// Certificates per requested name and period, as `N/period`.
     pub rate_limit_per_name: Option<String>,
-    /// How long a connection with no request in flight stays open.
+    /// Idle time after which a connection with no request in flight is closed.
     pub idle_timeout: Option<String>,
     /// Maximum number of open connections per listener.
     pub max_connections: Option<u64>,
@@ -133,7 +133,7 @@ pub struct Config {
     pub rate_limit_per_profile: Option<Rate>,
     /// Limit per requested name.
     pub rate_limit_per_name: Option<Rate>,
-    /// How long a connection with no request in flight stays open.
+    /// Idle time after which a connection with no request in flight is closed.
     pub idle_timeout: std::time::Duration,
     /// Maximum number of open connections per listener.
     pub max_connections: usize,
@@ -272,14 +272,7 @@ impl FileConfig {
         };
         let rate_limit_per_profile = rate("rate_limit_per_profile", self.rate_limit_per_profile)?;
         let rate_limit_per_name = rate("rate_limit_per_name", self.rate_limit_per_name)?;
-        let idle_timeout = duration("idle_timeout", self.idle_timeout, "60s")?;
-        if idle_timeout < Duration::SECOND {
-            return Err(Error::ConfigValue {
-                key: "idle_timeout",
-                reason: "is shorter than 1s; clients could not send a request in time".to_owned(),
-            });
-        }
-        let idle_timeout = std::time::Duration::from_secs(idle_timeout.whole_seconds().unsigned_abs());
+        let idle_timeout = idle_timeout(self.idle_timeout)?;
         let max_connections = in_range(
             "max_connections",
             self.max_connections.unwrap_or(4096),
@@ -381,6 +374,19 @@ fn tls_source(
             reason: "is missing; `tls_cert` and `tls_key` must be set together".to_owned(),
         }),
     }
+}
+
+fn idle_timeout(value: Option<String>) -> Result<std::time::Duration, Error> {
+    let idle_timeout = duration("idle_timeout", value, "60s")?;
+    if idle_timeout < Duration::SECOND {
+        return Err(Error::ConfigValue {
+            key: "idle_timeout",
+            reason: "is shorter than 1s, too short for a client to send a request".to_owned(),
+        });
+    }
+    Ok(std::time::Duration::from_secs(
+        idle_timeout.whole_seconds().unsigned_abs(),
+    ))
 }
 
 fn duration(key: &'static str, value: Option<String>, default: &str) -> Result<Duration, Error> {

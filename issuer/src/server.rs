@@ -20,8 +20,6 @@ use crate::api::{self, AppState, ConnectionInfo, Listener};
 
 /// How long a client may take for the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight connections may run after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Minimum time between two "connection limit reached" warnings.
@@ -125,7 +123,10 @@ pub async fn run(
 
     drop(listener);
     let open = max_connections - slots.available_permits();
-    tracing::info!(connections = open, "stopped accepting connections; draining");
+    tracing::info!(
+        connections = open,
+        "stopped accepting connections; draining"
+    );
     let _ = drain.send(true);
     // Every connection task holds one permit until it ends, so all permits
     // are back once every connection has closed.
@@ -145,13 +146,16 @@ pub async fn run(
 /// Configures HTTP/1.1 and HTTP/2 for every connection of one listener.
 fn http_builder(idle_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper 1.13 starts the header-read timer when it waits for the next
+    // request, so the timer also counts idle keep-alive time. A shorter value
+    // would close idle connections before `idle_timeout`.
     builder
         .http1()
         .keep_alive(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    // Pings find HTTP/2 peers that vanished while a request was in flight;
-    // the idle watchdog in `Connection::serve` closes connections without one.
+        .header_read_timeout(idle_timeout);
+    // Pings find HTTP/2 peers that vanished while a request was in flight.
+    // Connections without a request are closed by `Connection::serve`.
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -238,7 +242,7 @@ impl Connection {
                 result = connection.as_mut() => break result,
                 _ = self.draining.wait_for(|drain| *drain), if shutdown_deadline.is_none() => {
                     connection.as_mut().graceful_shutdown();
-                    // The drain in `run` ends the wait after DRAIN_TIMEOUT.
+                    // Matches the drain in `run`, which stops waiting then.
                     shutdown_deadline = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
                 }
                 () = tokio::time::sleep_until(idle_check) => {

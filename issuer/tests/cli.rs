@@ -349,3 +349,71 @@ fn admin_credential_writes_files() {
     let leaf = CertificateInfo::parse(&identity.chain[0], "admin").unwrap();
     assert!(!leaf.is_ca);
 }
+
+/// Runs `admin-credential --name alice --out-dir OUT`.
+fn admin_credential_into(host: &Host, out: &std::path::Path) -> std::process::Output {
+    issuer(&[
+        "admin-credential",
+        "--data-dir",
+        host.data_dir(),
+        "--name",
+        "alice",
+        "--out-dir",
+        out.to_str().unwrap(),
+    ])
+}
+
+fn assert_no_admin_registered(host: &Host) {
+    assert_eq!(host.count("SELECT COUNT(*) FROM admin_credentials"), 0);
+    assert_eq!(
+        host.count("SELECT COUNT(*) FROM certificates WHERE kind = 'admin'"),
+        0
+    );
+}
+
+#[test]
+fn admin_credential_rejects_dangling_key_symlink() {
+    let (host, _pki) = Host::ready();
+    let out = host.temp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let target = host.temp.path().join("elsewhere.key");
+    std::os::unix::fs::symlink(&target, out.join("admin.key")).unwrap();
+
+    let output = admin_credential_into(&host, &out);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("admin.key already exists"), "{message}");
+    assert_no_admin_registered(&host);
+    assert!(!target.exists(), "a key was written through the symlink");
+    assert!(!out.join("admin.pem").exists());
+    assert!(!out.join("root.pem").exists());
+}
+
+#[test]
+fn admin_credential_rolls_back_failed_write() {
+    let (host, _pki) = Host::ready();
+    // The output directory itself is a dangling symlink: the output files do
+    // not exist, but creating the directory fails after the rows are inserted.
+    let out = host.temp.path().join("out");
+    let target = host.temp.path().join("missing");
+    std::os::unix::fs::symlink(&target, &out).unwrap();
+
+    let output = admin_credential_into(&host, &out);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("creating the output directory"),
+        "{message}"
+    );
+    assert_no_admin_registered(&host);
+    assert!(
+        !target.exists(),
+        "something was written through the symlink"
+    );
+
+    // The rolled-back attempt leaves nothing behind that blocks a retry.
+    std::fs::remove_file(&out).unwrap();
+    let output = admin_credential_into(&host, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(host.count("SELECT COUNT(*) FROM admin_credentials"), 1);
+}

@@ -38,22 +38,16 @@ pub fn run(args: &AdminCredentialArgs) -> Result<(), Error> {
     let validity = issue::clamp_validity(ca.certificate(), now, lifetime)?;
     let issued = issue::sign_admin(&ca, &args.name, &key, validity, now)?;
     let record = issued.record;
-    store(&mut connection, &args.name, &record)?;
-
-    // A new directory is private: it holds the operator's key.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&outputs.dir)
-        .map_err(|error| Error::Io {
-            what: "creating the output directory",
-            path: outputs.dir.clone(),
-            reason: error.to_string(),
-        })?;
-    files::write_new(&outputs.key(), key.to_pkcs8_pem().as_bytes(), PRIVATE_FILE)?;
     let chain = pemfile::encode_certificates([record.cert_der.as_slice(), &ca.certificate().der]);
-    files::write_new(&outputs.certificate(), chain.as_bytes(), PUBLIC_FILE)?;
-    files::write_new(&outputs.root(), ca.root_pem.as_bytes(), PUBLIC_FILE)?;
+    let key_pem = key.to_pkcs8_pem();
+    let contents: [(PathBuf, &[u8], u32); 3] = [
+        (outputs.key(), key_pem.as_bytes(), PRIVATE_FILE),
+        (outputs.certificate(), chain.as_bytes(), PUBLIC_FILE),
+        (outputs.root(), ca.root_pem.as_bytes(), PUBLIC_FILE),
+    ];
+    store(&mut connection, &args.name, &record, || {
+        outputs.write(&contents)
+    })?;
 
     tracing::info!(
         target: "ironroot::audit",
@@ -87,15 +81,36 @@ fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
+/// Registers the credential and calls `write_files` inside one transaction,
+/// so the credential exists exactly when its files do: a failed write rolls
+/// the transaction back, and a failed COMMIT removes the written files.
 fn store(
     connection: &mut rusqlite::Connection,
     name: &str,
     record: &queries::CertificateRecord,
+    write_files: impl FnOnce() -> Result<Written, Error>,
+) -> Result<(), Error> {
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StorageError::from)?;
+    insert(&transaction, name, record)?;
+    // Dropping the transaction on an error rolls it back.
+    let written = write_files()?;
+    if let Err(error) = transaction.commit() {
+        written.remove();
+        return Err(StorageError::from(error).into());
+    }
+    Ok(())
+}
+
+fn insert(
+    transaction: &rusqlite::Transaction<'_>,
+    name: &str,
+    record: &queries::CertificateRecord,
 ) -> Result<(), StorageError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    queries::insert_certificate(&transaction, record)?;
+    queries::insert_certificate(transaction, record)?;
     queries::insert_admin_credential(
-        &transaction,
+        transaction,
         &queries::AdminCredentialRecord {
             sha256: record.sha256.clone(),
             name: name.to_owned(),
@@ -115,8 +130,7 @@ fn store(
             "not_after": record.not_after,
         }),
     );
-    audit::append_cli(&transaction, &event)?;
-    transaction.commit()?;
+    audit::append_cli(transaction, &event)?;
     Ok(())
 }
 
@@ -141,13 +155,60 @@ impl Outputs {
         self.dir.join("root.pem")
     }
 
-    /// Fails before anything is signed if an output already exists.
+    /// Fails before anything is signed if an output already exists. A
+    /// symbolic link counts as existing even when its target does not.
     fn check_absent(&self) -> Result<(), Error> {
         for path in [self.certificate(), self.key(), self.root()] {
-            if path.exists() {
-                return Err(ironroot_core::Error::AlreadyExists { path }.into());
+            match std::fs::symlink_metadata(&path) {
+                Ok(_) => return Err(ironroot_core::Error::AlreadyExists { path }.into()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(Error::Io {
+                        what: "checking the output path",
+                        path,
+                        reason: error.to_string(),
+                    });
+                }
             }
         }
         Ok(())
+    }
+
+    /// Creates the directory if needed and writes each `(path, bytes, mode)`
+    /// as a new file. On a failure it removes the files it wrote.
+    fn write(&self, contents: &[(PathBuf, &[u8], u32)]) -> Result<Written, Error> {
+        // A new directory is private: it holds the operator's key.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|error| Error::Io {
+                what: "creating the output directory",
+                path: self.dir.clone(),
+                reason: error.to_string(),
+            })?;
+        let mut written = Written(Vec::new());
+        for (path, bytes, mode) in contents {
+            if let Err(error) = files::write_new(path, bytes, *mode) {
+                written.remove();
+                return Err(error.into());
+            }
+            written.0.push(path.clone());
+        }
+        Ok(written)
+    }
+}
+
+/// Files this command created, removed again when the credential is not
+/// registered.
+struct Written(Vec<PathBuf>);
+
+impl Written {
+    fn remove(&self) {
+        for path in &self.0 {
+            if let Err(error) = std::fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), %error, "failed to remove an output file of the failed command; delete it by hand");
+            }
+        }
     }
 }

@@ -1,26 +1,25 @@
 //! `ironroot-issuer serve`: checks the configuration and the data directory,
-//! loads the active intermediate once, issues the daemon's TLS certificate,
-//! and serves the API until SIGINT or SIGTERM.
+//! loads the active intermediate once, issues the daemon's TLS certificate
+//! (and renews it while running), and serves the API until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 
 use ironroot_core::files;
-use ironroot_core::keys::{KeyAlgorithm, PrivateKey};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::{AppState, Listener};
+use crate::authority::ActiveCa;
 use crate::authority::registry::Intermediates;
-use crate::authority::{ActiveCa, issue};
 use crate::cli::ServeArgs;
 use crate::config::{Config, FileConfig, TlsSource};
 use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::server;
-use crate::storage::writer::{self, Job, Writer};
+use crate::storage::writer::{self, Writer};
 use crate::storage::{self, ReadPool};
-use crate::tls::{self, ServerIdentity};
+use crate::tls::{self, ServerCertificate, ServerIdentity};
 
 /// Runs the daemon until a shutdown signal.
 pub fn run(args: &ServeArgs) -> Result<(), Error> {
@@ -86,22 +85,22 @@ async fn serve_with_writer(
         Some(crl_listen) => Some(bind(crl_listen).await?),
         None => None,
     };
-    let acceptor = match &config.tls {
+    let (acceptor, renewal) = match &config.tls {
         TlsSource::SelfIssued => {
-            let identity = self_issued_identity(&ca, &config, &writer).await?;
-            Some(TlsAcceptor::from(tls::server_config(
-                identity,
-                &ca.root.der,
-            )?))
+            let issued =
+                server_certificate::issue_and_record(&ca, &config, &writer, "start-up").await?;
+            let certificate = Arc::new(ServerCertificate::new(issued.identity)?);
+            let acceptor =
+                TlsAcceptor::from(tls::server_config(certificate.clone(), &ca.root.der)?);
+            (Some(acceptor), Some((certificate, issued.schedule)))
         }
         TlsSource::External { certificate, key } => {
             let identity = ServerIdentity::load(certificate, key)?;
-            Some(TlsAcceptor::from(tls::server_config(
-                identity,
-                &ca.root.der,
-            )?))
+            let certificate = Arc::new(ServerCertificate::new(identity)?);
+            let acceptor = TlsAcceptor::from(tls::server_config(certificate, &ca.root.der)?);
+            (Some(acceptor), None)
         }
-        TlsSource::PlainHttp => None,
+        TlsSource::PlainHttp => (None, None),
     };
     let readers = ReadPool::new(&data_dir.database_path(), read_pool_size());
     let scheme = if acceptor.is_some() { "https" } else { "http" };
@@ -124,7 +123,7 @@ async fn serve_with_writer(
         .await;
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let background = [
+    let mut background = vec![
         tokio::spawn(revocation_tasks::refresh_crls(
             state.clone(),
             stopped.clone(),
@@ -134,6 +133,14 @@ async fn serve_with_writer(
             stopped.clone(),
         )),
     ];
+    if let Some((certificate, schedule)) = renewal {
+        background.push(tokio::spawn(server_certificate::renew(
+            state.clone(),
+            certificate,
+            schedule,
+            stopped.clone(),
+        )));
+    }
     let public_server = public.map(|(public_listener, public_address)| {
         tracing::info!(address = %public_address, scheme = "http", "listening for CRL and OCSP requests");
         tokio::spawn(server::run(
@@ -233,47 +240,147 @@ fn log_ca(ca: &ActiveCa) {
     );
 }
 
-/// Issues the daemon's TLS certificate for `server_names`, records it, and
-/// returns it with the intermediate as the chain.
-async fn self_issued_identity(
-    ca: &ActiveCa,
-    config: &Config,
-    writer: &Writer,
-) -> Result<ServerIdentity, Error> {
-    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
-    let now = OffsetDateTime::now_utc();
-    let validity = issue::clamp_validity(ca.certificate(), now, config.leaf_validity)?;
-    let issued = issue::sign_server(ca, &config.server_names, &key, validity, now)?;
-    let leaf_der = issued.record.cert_der.clone();
-    let serial = issued.record.serial.clone();
-    writer
-        .submit(Job::StoreCertificate {
-            certificate: issued.record,
-            token_hash: None,
+/// The daemon's self-issued TLS certificate: issuing, recording and
+/// renewing it while the daemon runs.
+mod server_certificate {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ironroot_core::keys::{KeyAlgorithm, PrivateKey};
+    use time::OffsetDateTime;
+    use tokio::sync::watch;
+
+    use crate::api::AppState;
+    use crate::authority::{ActiveCa, issue};
+    use crate::config::Config;
+    use crate::error::Error;
+    use crate::storage::writer::{Job, Writer};
+    use crate::tls::{ServerCertificate, ServerIdentity};
+
+    /// How often the renewal task checks whether another intermediate was
+    /// activated, so the presented chain follows an activation within this time.
+    const ACTIVATION_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+    /// How long the renewal task waits after a failed renewal before it tries again.
+    const RETRY_INTERVAL: time::Duration = time::Duration::seconds(30);
+    /// Shortest time between two renewals, so a certificate cut short by an
+    /// expiring intermediate is not re-issued in a tight loop.
+    const MIN_RENEWAL_INTERVAL: time::Duration = time::Duration::SECOND;
+
+    /// Renewal plan of the presented certificate.
+    pub(super) struct Schedule {
+        /// `cas.id` of the intermediate that signed it.
+        ca_id: i64,
+        /// Two thirds into its lifetime, counted from the signing time.
+        renew_at: OffsetDateTime,
+    }
+
+    /// A freshly issued and recorded server certificate.
+    pub(super) struct Issued {
+        pub(super) identity: ServerIdentity,
+        pub(super) schedule: Schedule,
+    }
+
+    /// Issues a certificate for `server_names` from `ca`, records it in the
+    /// `certificates` table, and returns it with the intermediate as the
+    /// chain. `reason` goes into the audit log line.
+    pub(super) async fn issue_and_record(
+        ca: &ActiveCa,
+        config: &Config,
+        writer: &Writer,
+        reason: &'static str,
+    ) -> Result<Issued, Error> {
+        let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+        let now = OffsetDateTime::now_utc();
+        let validity = issue::clamp_validity(ca.certificate(), now, config.leaf_validity)?;
+        let issued = issue::sign_server(ca, &config.server_names, &key, validity, now)?;
+        let leaf_der = issued.record.cert_der.clone();
+        let serial = issued.record.serial.clone();
+        writer
+            .submit(Job::StoreCertificate {
+                certificate: issued.record,
+                token_hash: None,
+            })
+            .await
+            .map_err(|error| {
+                Error::Issue(format!("failed to record the server certificate: {error}"))
+            })?;
+        let names: Vec<String> = config
+            .server_names
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(
+            target: "ironroot::audit",
+            %serial,
+            names = %names.join(","),
+            not_after = %validity.not_after,
+            intermediate.sha256 = %ca.sha256,
+            reason,
+            "server certificate issued"
+        );
+        let renew_at = now + (validity.not_after - now) * 2_i32 / 3_i32;
+        Ok(Issued {
+            identity: ServerIdentity::new(
+                leaf_der,
+                ca.certificate().der.clone(),
+                &key.to_pkcs8_der(),
+            ),
+            schedule: Schedule {
+                ca_id: ca.id,
+                renew_at: renew_at.max(now + MIN_RENEWAL_INTERVAL),
+            },
         })
-        .await
-        .map_err(|error| {
-            Error::Issue(format!("failed to record the server certificate: {error}"))
-        })?;
-    let names: Vec<String> = config
-        .server_names
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    tracing::info!(
-        target: "ironroot::audit",
-        %serial,
-        names = %names.join(","),
-        not_after = %validity.not_after,
-        "server certificate issued"
-    );
-    // TODO: the server certificate is not renewed while the daemon runs; restart
-    // the daemon before `leaf_validity` runs out.
-    Ok(ServerIdentity::new(
-        leaf_der,
-        ca.certificate().der.clone(),
-        &key.to_pkcs8_der(),
-    ))
+    }
+
+    /// Re-issues the server certificate when two thirds of its lifetime have
+    /// passed or another intermediate becomes active, and presents the new
+    /// one from the next TLS handshake on. Runs until `stopped` turns true.
+    pub(super) async fn renew(
+        state: Arc<AppState>,
+        certificate: Arc<ServerCertificate>,
+        mut schedule: Schedule,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        loop {
+            let until_due = (schedule.renew_at - OffsetDateTime::now_utc())
+                .try_into()
+                .unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(until_due.min(ACTIVATION_CHECK_INTERVAL)) => {}
+            }
+            let ca = state.intermediates.active();
+            let now = OffsetDateTime::now_utc();
+            let reason = if ca.id != schedule.ca_id {
+                "intermediate activated"
+            } else if now >= schedule.renew_at {
+                "renewal"
+            } else {
+                continue;
+            };
+            let renewed = match issue_and_record(&ca, &state.config, &state.writer, reason).await {
+                Ok(issued) => certificate
+                    .replace(issued.identity)
+                    .map(|()| issued.schedule),
+                Err(error) => Err(error),
+            };
+            schedule = match renewed {
+                Ok(next) => next,
+                Err(error) => {
+                    tracing::error!(
+                        %error,
+                        intermediate.sha256 = %ca.sha256,
+                        retry_seconds = RETRY_INTERVAL.whole_seconds(),
+                        "failed to renew the server certificate; still presenting the previous one"
+                    );
+                    Schedule {
+                        ca_id: ca.id,
+                        renew_at: now + RETRY_INTERVAL,
+                    }
+                }
+            };
+        }
+    }
 }
 
 /// Keeps one idle read connection per worker thread, plus a spare.
