@@ -1,8 +1,9 @@
 //! `ironroot-client run`: keeps a certificate fresh. It renews at a fraction
-//! of the lifetime with ±10% jitter, retries with exponential backoff while
-//! the issuer is unreachable or fails (5xx), waits `retry-after` on 429, runs
-//! a reload command after each renewal, and exits non-zero when the issuer
-//! rejects the renewal permanently (other 4xx) or the certificate has expired.
+//! of the lifetime with ±10% jitter and runs a reload command after each
+//! renewal. It retries with exponential backoff while the issuer is
+//! unreachable or fails (408, 5xx), and waits `retry-after` on 429. It exits
+//! non-zero when the issuer rejects the renewal permanently (any other 4xx)
+//! or the certificate has expired.
 
 use std::time::Duration;
 
@@ -67,6 +68,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
                 Err(error) => {
                     let wait = match classify(&error) {
                         Failure::Permanent => {
+                            tracing::error!(error = %error.message(), "renewal rejected permanently; stopping");
                             return Err(permanent(&current.serial_hex(), &error));
                         }
                         Failure::RateLimited(Some(seconds)) => Duration::from_secs(seconds),
@@ -92,7 +94,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
-/// How `run` treats a failed renewal.
+/// Kind of a failed renewal, which decides whether `run` retries and when.
 #[derive(Debug, PartialEq, Eq)]
 enum Failure {
     /// An HTTP 4xx other than 408 and 429: the issuer will reject the same
@@ -115,7 +117,7 @@ fn classify(error: &CliError) -> Failure {
 
 fn permanent(serial: &str, error: &CliError) -> CliError {
     CliError::runtime(format!(
-        "the issuer rejected the renewal of certificate {serial} for good, so run stops: {}",
+        "the issuer rejected the renewal of certificate {serial} permanently, so run stops: {}",
         error.message()
     ))
     .with_hint(
@@ -186,4 +188,49 @@ fn random_unit() -> f64 {
         return 0.5;
     }
     f64::from(u32::from_be_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(status: u16, retry_after_seconds: Option<u64>) -> CliError {
+        CliError::from(ironroot_client::Error::Server {
+            status,
+            code: "some_code".to_owned(),
+            message: "some message".to_owned(),
+            request_id: "0123456789abcdef".to_owned(),
+            retry_after_seconds,
+        })
+    }
+
+    #[test]
+    fn classify_client_errors_as_permanent() {
+        assert_eq!(classify(&server_error(403, None)), Failure::Permanent);
+        assert_eq!(classify(&server_error(409, None)), Failure::Permanent);
+        assert_eq!(classify(&server_error(401, None)), Failure::Permanent);
+    }
+
+    #[test]
+    fn classify_timeout_and_server_errors_as_transient() {
+        assert_eq!(classify(&server_error(408, None)), Failure::Transient);
+        assert_eq!(classify(&server_error(500, None)), Failure::Transient);
+        assert_eq!(classify(&server_error(503, Some(5))), Failure::Transient);
+        assert_eq!(
+            classify(&CliError::runtime("failed to connect")),
+            Failure::Transient
+        );
+    }
+
+    #[test]
+    fn classify_rate_limit_keeps_retry_after() {
+        assert_eq!(
+            classify(&server_error(429, Some(7))),
+            Failure::RateLimited(Some(7))
+        );
+        assert_eq!(
+            classify(&server_error(429, None)),
+            Failure::RateLimited(None)
+        );
+    }
 }
