@@ -39,11 +39,13 @@ recipient=$("$bin/ironroot-issuer" init --data-dir "$dir/issuer" | tail -n 1)
 "$bin/ironroot-ceremony" sign-intermediate --root-cert "$dir/offline/root.pem" \
   --root-key "$dir/offline/root.key.age" --passphrase-file "$dir/offline/passphrase" \
   --recipient "$recipient" --out "$dir/offline/bundle.age" >/dev/null
-"$bin/ironroot-issuer" import --data-dir "$dir/issuer" "$dir/offline/bundle.age" >/dev/null
+root_fingerprint=$(openssl x509 -in "$dir/offline/root.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+"$bin/ironroot-issuer" import --data-dir "$dir/issuer" --root-fingerprint "$root_fingerprint" \
+  "$dir/offline/bundle.age" >/dev/null
 "$bin/ironroot-issuer" admin-credential --data-dir "$dir/issuer" --name bench --out-dir "$dir/admin" >/dev/null
 
 port=$(free_port)
-RUST_LOG=warn "$bin/ironroot-issuer" serve --data-dir "$dir/issuer" --listen "127.0.0.1:$port" 2>"$dir/daemon.log" &
+"$bin/ironroot-issuer" serve --data-dir "$dir/issuer" --listen "127.0.0.1:$port" 2>"$dir/daemon.log" &
 daemon_pid=$!
 wait_for_port "$port" 30 || { cat "$dir/daemon.log" >&2; die "the daemon did not start"; }
 

@@ -24,7 +24,7 @@ done
 chmod 700 "$dir"
 
 ensure_build_tools
-step "building IronRoot"
+step "building IronRoot (a cold build takes several minutes)"
 (cd "$root" && cargo build --workspace --bins --locked --quiet)
 bin="$root/target/debug"
 
@@ -63,7 +63,9 @@ step "offline: signing the intermediate CA into an age bundle"
 
 # 4. Online host: import the bundle, mint an operator credential, start the daemon.
 step "issuing host: importing the bundle"
-"$bin/ironroot-issuer" import --data-dir "$dir/issuer" "$dir/offline/intermediate.bundle.age"
+root_fingerprint=$(openssl x509 -in "$dir/root.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+"$bin/ironroot-issuer" import --data-dir "$dir/issuer" --root-fingerprint "$root_fingerprint" \
+  "$dir/offline/intermediate.bundle.age"
 "$bin/ironroot-issuer" admin-credential --data-dir "$dir/issuer" --name quickstart --out-dir "$dir/admin"
 
 port=$(free_port)
@@ -80,7 +82,7 @@ step "operator: creating a bootstrap token"
   token create --dns quickstart.internal --ip 127.0.0.1 --ttl 10m --out "$dir/admin/token"
 
 # 6. Workload: enroll, trusting the server only after checking the root fingerprint.
-fingerprint=$(openssl x509 -in "$dir/root.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+fingerprint=$root_fingerprint
 step "workload: enrolling (root fingerprint $fingerprint)"
 "$bin/ironroot-client" enroll --server "$server" --root-fingerprint "$fingerprint" \
   --token-file "$dir/admin/token" --dns quickstart.internal --ip 127.0.0.1 \
@@ -119,4 +121,7 @@ IronRoot quickstart finished. In $dir:
   chain.pem         intermediate chain to serve after leaf.pem
   offline/          the rehearsal root key (age-encrypted) and the bundle
   issuer/           the daemon's data directory and daemon.log
+  admin/            the operator's admin credential (admin.pem, admin.key) and the used token
+
+The binaries are in $bin; add it to PATH to try the commands in docs/.
 SUMMARY

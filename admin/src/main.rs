@@ -5,6 +5,9 @@
 mod cli;
 mod error;
 mod commands {
+    pub(crate) mod inspect;
+    pub(crate) mod intermediates;
+    pub(crate) mod revoke;
     pub(crate) mod token;
 }
 
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, TokenCommand};
+use crate::cli::{AuditCommand, CertCommand, Cli, Command, IntermediatesCommand, TokenCommand};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
@@ -35,6 +38,32 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token {
             command: TokenCommand::Create(args),
         } => runtime.block_on(commands::token::create(&cli.connection, args)),
+        Command::Token {
+            command: TokenCommand::List(args),
+        } => runtime.block_on(commands::inspect::list_tokens(&cli.connection, args)),
+        Command::Token {
+            command: TokenCommand::Revoke(args),
+        } => runtime.block_on(commands::inspect::revoke_token(&cli.connection, args)),
+        Command::Cert {
+            command: CertCommand::List(args),
+        } => runtime.block_on(commands::inspect::list_certs(&cli.connection, args)),
+        Command::Cert {
+            command: CertCommand::Show(args),
+        } => runtime.block_on(commands::inspect::show_cert(&cli.connection, args)),
+        Command::Status(args) => runtime.block_on(commands::inspect::status(&cli.connection, args)),
+        Command::Audit {
+            command: AuditCommand::Show(args),
+        } => runtime.block_on(commands::inspect::audit_show(&cli.connection, args)),
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => runtime.block_on(commands::inspect::audit_verify(&cli.connection, args)),
+        Command::Revoke(args) => runtime.block_on(commands::revoke::run(&cli.connection, args)),
+        Command::Intermediates {
+            command: IntermediatesCommand::List(args),
+        } => runtime.block_on(commands::intermediates::list(&cli.connection, args)),
+        Command::Intermediates {
+            command: IntermediatesCommand::Activate(args),
+        } => runtime.block_on(commands::intermediates::activate(&cli.connection, args)),
     }
 }
 

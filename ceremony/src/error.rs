@@ -111,6 +111,9 @@ pub(crate) enum CeremonyError {
     #[error("two outputs name the same file '{path}'")]
     DuplicateOutput { path: PathBuf },
 
+    #[error("the directory '{directory}' of the output '{path}' does not exist")]
+    OutputDirectoryMissing { path: PathBuf, directory: PathBuf },
+
     #[error(
         "writing '{path}' failed ({cause}), and removing the already written '{written}' failed too ({cleanup})"
     )]
@@ -194,7 +197,8 @@ impl CeremonyError {
             | Self::OutputExists { .. }
             | Self::DuplicateOutput { .. }
             | Self::InvalidCeremonyFile { .. }
-            | Self::OutputFieldExists { .. } => EXIT_USAGE,
+            | Self::OutputFieldExists { .. }
+            | Self::OutputDirectoryMissing { .. } => EXIT_USAGE,
             Self::Core(ironroot_core::Error::InvalidSubject(_)) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
@@ -239,6 +243,9 @@ impl CeremonyError {
             Self::TranscriptTampered { .. } | Self::TranscriptSigner { .. } => {
                 "compare the transcript with the copy in the ceremony binder; do not trust this file"
                     .to_owned()
+            }
+            Self::OutputDirectoryMissing { directory, .. } => {
+                format!("create the directory '{}' first, or choose another path", directory.display())
             }
             Self::OutputExists { .. } | Self::OutputFieldExists { .. } => "the ceremony never overwrites files; choose another \
                 path or move the old file away"

@@ -35,6 +35,16 @@ pub(crate) fn check_absent(paths: &[&Path]) -> Result<(), CeremonyError> {
                 path: path.to_path_buf(),
             });
         }
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(CeremonyError::OutputDirectoryMissing {
+                path: path.to_path_buf(),
+                directory: parent.to_path_buf(),
+            });
+        }
     }
     Ok(())
 }
@@ -86,7 +96,8 @@ mod tests {
     fn write_all_removes_earlier_files_on_failure() {
         let dir = tempfile::tempdir().unwrap();
         let first = dir.path().join("first.pem");
-        let missing_dir = dir.path().join("missing").join("second.pem");
+        // A file name longer than NAME_MAX passes the checks but fails to write.
+        let missing_dir = dir.path().join("x".repeat(300));
         let outputs = [
             OutputFile {
                 path: &first,

@@ -21,6 +21,66 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Generate a key, send a CSR with a bootstrap token and save the certificate.
     Enroll(EnrollArgs),
+    /// Renew the certificate over mTLS once enough of its lifetime has passed (one shot, for a systemd timer).
+    Renew(RenewArgs),
+    /// Keep the certificate renewed: renew at a fraction of the lifetime, retry with backoff, run a reload command.
+    Run(RunArgs),
+}
+
+/// The files and issuer a renewal uses.
+#[derive(Debug, Args)]
+pub(crate) struct RenewFiles {
+    /// Issuer URL, `https://HOST:PORT`.
+    #[arg(long, env = "IRONROOT_SERVER", value_name = "URL", value_parser = parse_server)]
+    pub(crate) server: ServerUrl,
+
+    /// The current certificate (PEM); replaced atomically by the renewed one.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cert: PathBuf,
+
+    /// The private key (PKCS#8 PEM, mode 0600); replaced only with --rekey.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+
+    /// Intermediate certificates (PEM), sent with the certificate and replaced after renewal.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) chain: Option<PathBuf>,
+
+    /// The root certificate (PEM) the issuer's TLS certificate and the new certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) root: PathBuf,
+
+    /// Fraction of the lifetime after which the certificate is renewed.
+    #[arg(long, value_name = "FRACTION", default_value_t = 2.0 / 3.0)]
+    pub(crate) renew_at: f64,
+
+    /// Generate a new key instead of keeping the current one.
+    #[arg(long)]
+    pub(crate) rekey: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenewArgs {
+    #[command(flatten)]
+    pub(crate) files: RenewFiles,
+
+    /// Renew now even when the certificate is not due yet.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) files: RenewFiles,
+
+    /// Command run after each renewal, split into words with POSIX shell quoting (no shell is started).
+    #[arg(long, value_name = "CMD")]
+    pub(crate) reload_command: Option<String>,
+
+    /// Longest wait between retries while the issuer is unreachable, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub(crate) max_backoff_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +135,13 @@ fn parse_fingerprint(value: &str) -> Result<Fingerprint, String> {
 }
 
 fn parse_dns(value: &str) -> Result<SubjectName, String> {
-    SubjectName::parse_dns(value).map_err(|error| error.to_string())
+    // Internationalised names are converted to A-labels (IDNA) before the DNS checks.
+    SubjectName::parse_normalized(value)
+        .and_then(|name| match name {
+            SubjectName::Dns(_) => Ok(name),
+            other => SubjectName::parse_dns(&other.to_string()),
+        })
+        .map_err(|error| error.to_string())
 }
 
 fn parse_ip(value: &str) -> Result<SubjectName, String> {

@@ -82,6 +82,8 @@ pub struct Client {
 struct Reply {
     status: StatusCode,
     request_id: Option<String>,
+    /// The `retry-after` header in seconds, when it is a whole number.
+    retry_after_seconds: Option<u64>,
     body: Bytes,
 }
 
@@ -181,6 +183,7 @@ impl Client {
     pub async fn sign(&self, csr_pem: &str, token: &str) -> Result<SignResponse, Error> {
         let body = json_body(&SignRequest {
             csr: csr_pem.to_owned(),
+            validity_seconds: None,
         })?;
         // NOTE: the HeaderValue copies the token into a buffer of its own,
         // which is freed but not zeroized after the request.
@@ -202,6 +205,23 @@ impl Client {
         self.expect_json(api::SIGN_PATH, reply, StatusCode::OK)
     }
 
+    /// Calls `POST /v1/renew` with a PEM CSR. The current certificate must be
+    /// the client certificate of the TLS configuration given to [`Client::new`].
+    pub async fn renew(
+        &self,
+        csr_pem: &str,
+        validity_seconds: Option<u64>,
+    ) -> Result<SignResponse, Error> {
+        let body = json_body(&api::RenewRequest {
+            csr: csr_pem.to_owned(),
+            validity_seconds,
+        })?;
+        let reply = self
+            .execute(Method::POST, api::RENEW_PATH, Some(body), None)
+            .await?;
+        self.expect_json(api::RENEW_PATH, reply, StatusCode::OK)
+    }
+
     /// Calls `POST /v1/admin/tokens`. The server requires an admin client
     /// certificate, configured in the TLS configuration given to [`Client::new`].
     pub async fn create_token(
@@ -215,10 +235,60 @@ impl Client {
         self.expect_json(api::ADMIN_TOKENS_PATH, reply, StatusCode::CREATED)
     }
 
+    /// Calls `POST /v1/admin/revoke` (admin client certificate required).
+    pub async fn revoke(&self, request: &api::RevokeRequest) -> Result<api::RevokeResponse, Error> {
+        let body = json_body(request)?;
+        let reply = self
+            .execute(Method::POST, api::ADMIN_REVOKE_PATH, Some(body), None)
+            .await?;
+        self.expect_json(api::ADMIN_REVOKE_PATH, reply, StatusCode::OK)
+    }
+
+    /// Calls `GET /v1/admin/intermediates` (admin client certificate required).
+    pub async fn intermediates(&self) -> Result<api::IntermediatesResponse, Error> {
+        let reply = self
+            .execute(Method::GET, api::ADMIN_INTERMEDIATES_PATH, None, None)
+            .await?;
+        self.expect_json(api::ADMIN_INTERMEDIATES_PATH, reply, StatusCode::OK)
+    }
+
+    /// Calls `POST /v1/admin/intermediates/activate` (admin client
+    /// certificate required) and returns the intermediates afterwards.
+    pub async fn activate_intermediate(
+        &self,
+        request: &api::ActivateRequest,
+    ) -> Result<api::IntermediatesResponse, Error> {
+        let body = json_body(request)?;
+        let reply = self
+            .execute(Method::POST, api::ADMIN_ACTIVATE_PATH, Some(body), None)
+            .await?;
+        self.expect_json(api::ADMIN_ACTIVATE_PATH, reply, StatusCode::OK)
+    }
+
+    /// Calls `GET path_and_query` and decodes a 200 JSON response. For the
+    /// admin listing endpoints, which take query parameters.
+    pub async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, Error> {
+        let reply = self
+            .execute(Method::GET, path_and_query, None, None)
+            .await?;
+        self.expect_json(path_and_query, reply, StatusCode::OK)
+    }
+
+    /// Calls `POST path` with an optional JSON body and decodes a 200 JSON response.
+    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, Error> {
+        let body = body.map(json_body).transpose()?;
+        let reply = self.execute(Method::POST, path, body, None).await?;
+        self.expect_json(path, reply, StatusCode::OK)
+    }
+
     async fn execute(
         &self,
         method: Method,
-        path: &'static str,
+        path: &str,
         body: Option<Bytes>,
         authorization: Option<HeaderValue>,
     ) -> Result<Reply, Error> {
@@ -343,6 +413,11 @@ impl Client {
             .get(api::REQUEST_ID_HEADER)
             .and_then(|value| value.to_str().ok())
             .map(|value| sanitize(value, 128));
+        let retry_after_seconds = response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
         let limited = Limited::new(response.into_body(), MAX_RESPONSE_BODY);
         let body = match limited.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -364,6 +439,7 @@ impl Client {
         Ok(Reply {
             status,
             request_id,
+            retry_after_seconds,
             body,
         })
     }
@@ -503,6 +579,7 @@ fn error_from_reply(path: &str, reply: &Reply) -> Error {
             code: sanitize(&body.error, 64),
             message: sanitize(&body.message, MAX_MESSAGE_CHARS),
             request_id: request_id.unwrap_or_else(|| sanitize(&body.request_id, 128)),
+            retry_after_seconds: reply.retry_after_seconds,
         },
         Err(_) => Error::UnexpectedResponse {
             path: path.to_owned(),

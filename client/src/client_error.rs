@@ -103,6 +103,8 @@ pub enum Error {
         message: String,
         /// The request id to look up in the daemon's log.
         request_id: String,
+        /// The `retry-after` header in seconds (sent with 429), when present.
+        retry_after_seconds: Option<u64>,
     },
     /// The server returned a status or body that this client does not understand.
     #[error("unexpected response to {path}: HTTP {status}, {detail} (request id {request_id})")]
@@ -159,9 +161,25 @@ impl Error {
             }
             Self::PlainHttpNotLoopback { .. } => "use an https:// URL",
             Self::Server { code, .. } => return server_hint(code).map(str::to_owned),
+            Self::Core(ironroot_core::Error::PermissionsTooOpen { path, .. }) => {
+                return Some(format!("run `chmod 600 {}`", path.display()));
+            }
             _ => return None,
         };
         Some(text.to_owned())
+    }
+
+    /// Returns the HTTP status and the `retry-after` seconds when the server
+    /// rejected the request with an error body.
+    pub fn server_status(&self) -> Option<(u16, Option<u64>)> {
+        match self {
+            Self::Server {
+                status,
+                retry_after_seconds,
+                ..
+            } => Some((*status, *retry_after_seconds)),
+            _ => None,
+        }
     }
 
     /// Returns the server's error code when the server rejected the request.
@@ -253,6 +271,7 @@ mod tests {
             code: "token_expired".to_owned(),
             message: "token tok_1 expired".to_owned(),
             request_id: "req-1".to_owned(),
+            retry_after_seconds: None,
         };
         let text = error.to_string();
         assert!(text.contains("token tok_1 expired"), "{text}");

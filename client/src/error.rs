@@ -14,6 +14,8 @@ pub(crate) struct CliError {
     exit_code: u8,
     message: String,
     hint: Option<String>,
+    /// HTTP status and `retry-after` seconds when the issuer rejected the request.
+    server_status: Option<(u16, Option<u64>)>,
 }
 
 impl CliError {
@@ -23,6 +25,7 @@ impl CliError {
             exit_code: EXIT_USAGE,
             message: message.into(),
             hint: None,
+            server_status: None,
         }
     }
 
@@ -32,6 +35,7 @@ impl CliError {
             exit_code: EXIT_RUNTIME,
             message: message.into(),
             hint: None,
+            server_status: None,
         }
     }
 
@@ -39,6 +43,17 @@ impl CliError {
     pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Returns the HTTP status and the `retry-after` seconds when the issuer
+    /// rejected the request with an error body.
+    pub(crate) fn server_status(&self) -> Option<(u16, Option<u64>)> {
+        self.server_status
+    }
+
+    /// Returns the message without the hint.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 
     /// Prints the error to stderr and returns the exit code.
@@ -54,7 +69,8 @@ impl CliError {
 impl From<ironroot_client::Error> for CliError {
     fn from(error: ironroot_client::Error) -> Self {
         let hint = error.hint();
-        let cli_error = Self::runtime(error.to_string());
+        let mut cli_error = Self::runtime(error.to_string());
+        cli_error.server_status = error.server_status();
         match hint {
             Some(hint) => cli_error.with_hint(hint),
             None => cli_error,

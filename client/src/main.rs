@@ -6,6 +6,8 @@ mod cli;
 mod error;
 mod commands {
     pub(crate) mod enroll;
+    pub(crate) mod renew;
+    pub(crate) mod run;
 }
 
 use std::process::ExitCode;
@@ -33,6 +35,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         })?;
     match cli.command {
         Command::Enroll(args) => runtime.block_on(commands::enroll::run(args)),
+        Command::Renew(args) => runtime.block_on(commands::renew::run(args)),
+        Command::Run(args) => runtime.block_on(commands::run::run(args)),
     }
 }
 

@@ -228,6 +228,7 @@ async fn create_token_without_client_certificate_is_rejected() {
     let request = CreateTokenRequest {
         names: vec!["api.example".to_owned()],
         ttl_seconds: None,
+        profile: None,
     };
     let error = verified_client(&mock, None)
         .create_token(&request)
@@ -245,6 +246,7 @@ async fn create_token_with_client_certificate_returns_usable_token() {
     let request = CreateTokenRequest {
         names: vec!["api.example".to_owned()],
         ttl_seconds: Some(300),
+        profile: None,
     };
     let created = admin.create_token(&request).await.unwrap();
     assert!(created.token.starts_with("irt_"));

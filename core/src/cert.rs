@@ -37,7 +37,7 @@ pub struct CertificateInfo {
     pub authority_key_id: Option<Vec<u8>>,
     /// DER SubjectPublicKeyInfo.
     pub public_key_der: Vec<u8>,
-    /// DNS and IP subject alternative names.
+    /// DNS, IP, URI and email subject alternative names.
     pub names: Vec<SubjectName>,
 }
 
@@ -94,6 +94,12 @@ impl CertificateInfo {
                                 } else if let Ok(octets) = <[u8; 16]>::try_from(*bytes) {
                                     info.names.push(SubjectName::Ip(octets.into()));
                                 }
+                            }
+                            GeneralName::URI(uri) => {
+                                info.names.push(SubjectName::Uri((*uri).to_owned()));
+                            }
+                            GeneralName::RFC822Name(email) => {
+                                info.names.push(SubjectName::Email((*email).to_owned()));
                             }
                             _ => {}
                         }

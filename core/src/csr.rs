@@ -2,6 +2,7 @@
 //! issuing policy needs. Nothing a CSR requests is copied into a certificate;
 //! the issuer's profile decides every extension.
 
+use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::oid_registry::{
     OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
@@ -59,8 +60,8 @@ pub struct VerifiedCsr {
 /// Parses a CSR from PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) or
 /// DER, verifies its self-signature and extracts the requested names.
 ///
-/// Rejects a CSR that asks for CA:true, requests SAN types other than DNS names
-/// and IP addresses, uses SHA-1, or carries an unsupported or weak key.
+/// Rejects a CSR that asks for CA:true, requests SAN types other than DNS names,
+/// IP addresses, URIs and email addresses, uses SHA-1, or carries an unsupported or weak key.
 pub fn parse_and_verify(input: &[u8]) -> Result<VerifiedCsr, Error> {
     let der = decode(input)?;
     if der.len() > MAX_CSR_LEN {
@@ -84,13 +85,15 @@ pub fn parse_and_verify(input: &[u8]) -> Result<VerifiedCsr, Error> {
             "the request is signed with SHA-1; sign it with SHA-256 or stronger".to_owned(),
         ));
     }
+    let info = &csr.certification_request_info;
+    // The key type comes first: ring cannot verify with a weak or unsupported key,
+    // and a message about the key helps more than one about the signature.
+    let key_type = key_type(&info.subject_pki)?;
     csr.verify_signature().map_err(|error| {
         Error::InvalidCsr(format!(
             "the signature does not verify with the request's own public key ({error}); the CSR was altered or is corrupt"
         ))
     })?;
-    let info = &csr.certification_request_info;
-    let key_type = key_type(&info.subject_pki)?;
     let names = requested_names(&csr)?;
     Ok(VerifiedCsr {
         public_key_der: info.subject_pki.raw.to_vec(),
@@ -155,6 +158,21 @@ fn key_type(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<CsrKey
 }
 
 fn requested_names(csr: &X509CertificationRequest<'_>) -> Result<Vec<SubjectName>, Error> {
+    let extension_requests = csr
+        .certification_request_info
+        .iter_attributes()
+        .filter(|attribute| {
+            matches!(
+                attribute.parsed_attribute(),
+                ParsedCriAttribute::ExtensionRequest(_)
+            )
+        })
+        .count();
+    if extension_requests > 1 {
+        return Err(Error::InvalidCsr(format!(
+            "the request has {extension_requests} extensionRequest attributes; a CSR carries at most one"
+        )));
+    }
     let mut names = Vec::new();
     let mut has_san_extension = false;
     for extension in csr.requested_extensions().into_iter().flatten() {
@@ -222,8 +240,11 @@ fn san_to_name(general_name: &GeneralName<'_>) -> Result<SubjectName, Error> {
             }
             _ => Err(bad_ip()),
         },
+        // The issuing profile decides whether URI and email SANs are allowed.
+        GeneralName::URI(uri) => SubjectName::parse_uri(uri),
+        GeneralName::RFC822Name(email) => SubjectName::parse_email(email),
         other => Err(Error::InvalidCsr(format!(
-            "the request asks for a subject alternative name of an unsupported type ({other}); only DNS names and IP addresses can be requested"
+            "the request asks for a subject alternative name of an unsupported type ({other}); only DNS names, IP addresses, URIs and email addresses can be requested"
         ))),
     }
 }
@@ -276,6 +297,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("CA:true"), "{error}");
+    }
+
+    #[test]
+    fn csr_with_two_extension_requests_is_rejected() {
+        let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["a.example".to_owned()]).unwrap();
+        // SET { Extensions { Extension { subjectAltName, OCTET STRING { dNSName "evil.example" } } } }
+        let mut values = vec![
+            0x31, 0x1b, 0x30, 0x19, 0x30, 0x17, 0x06, 0x03, 0x55, 0x1d, 0x11, 0x04, 0x10, 0x30,
+            0x0e, 0x82, 0x0c,
+        ];
+        values.extend_from_slice(b"evil.example");
+        let second = rcgen::Attribute {
+            oid: &[1, 2, 840, 113549, 1, 9, 14],
+            values,
+        };
+        let der = params
+            .serialize_request_with_attributes(key.signer(), vec![second])
+            .unwrap()
+            .der()
+            .to_vec();
+        let error = parse_and_verify(&der).unwrap_err().to_string();
+        assert!(error.contains("extensionRequest"), "{error}");
+    }
+
+    #[test]
+    fn invalid_name_error_escapes_control_characters() {
+        let error = SubjectName::parse("x\nforged line")
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains('\n'), "{error}");
+        assert!(error.contains("\\n"), "{error}");
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub fn parse(value: &str) -> Result<Duration, String> {
         "d" => 86_400,
         _ => {
             return Err(format!(
-                "invalid duration `{value}`: unknown unit `{unit}`; use s, m, h or d"
+                "invalid duration `{value}`: the unit `{}` is unknown; use a whole number followed by s, m, h or d, such as `10m`",
+                unit.trim()
             ));
         }
     };
@@ -28,7 +29,7 @@ pub fn parse(value: &str) -> Result<Duration, String> {
         .checked_mul(seconds_per_unit)
         .filter(|seconds| *seconds > 0)
         .ok_or_else(|| {
-            format!("invalid duration `{value}`: must be positive and below 292 billion years")
+            format!("invalid duration `{value}`: use a whole number of at least 1 followed by s, m, h or d, such as `10m`")
         })?;
     Ok(Duration::seconds(seconds))
 }

@@ -22,7 +22,7 @@ pub enum Error {
     )]
     AlreadyExists { path: PathBuf },
     #[error(
-        "{path} is readable or writable by group or others (mode {mode:o}); run `chmod 600 {path}` and make sure the directory belongs to the service user"
+        "{path} is readable or writable by group or others (mode {mode:o}); it must be private to its owner (mode 600)"
     )]
     PermissionsTooOpen { path: PathBuf, mode: u32 },
     #[error("invalid PEM in {what}: {reason}")]
@@ -33,7 +33,9 @@ pub enum Error {
     InvalidKey { what: String, reason: String },
     #[error("invalid CSR: {0}")]
     InvalidCsr(String),
-    #[error("invalid name `{name}`: {reason}")]
+    /// The name is printed with Rust's debug escaping, because it comes from a
+    /// network peer and must not inject line breaks or control characters into logs.
+    #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: String },
     #[error("invalid fingerprint `{value}`: {reason}")]
     InvalidFingerprint { value: String, reason: String },

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin_api;
 pub mod agefile;
 pub mod api;
 pub mod bundle;

@@ -211,22 +211,30 @@ pub enum LeafUsage {
 
 /// Builds the parameters of an end-entity certificate: basicConstraints CA:false
 /// (critical), keyUsage digitalSignature (critical), the extended key usages of
-/// `usage`, the SANs, SKI and AKI. The common name repeats the first DNS name,
-/// or the first SAN, for software that still reads it.
+/// `usage`, the SANs, SKI and AKI. The common name repeats the first DNS name
+/// for software that still reads it.
 pub fn leaf(
     names: &[SubjectName],
     validity: Validity,
     usage: LeafUsage,
 ) -> Result<CertificateParams, Error> {
-    let first = names
-        .iter()
-        .find(|name| matches!(name, SubjectName::Dns(_)))
-        .or_else(|| names.first())
-        .ok_or_else(|| {
-            Error::InvalidCsr("the request names no DNS name or IP address".to_owned())
-        })?;
+    if names.is_empty() {
+        return Err(Error::InvalidCsr(
+            "the request names no DNS name or IP address".to_owned(),
+        ));
+    }
     let mut params = base_params(validity)?;
-    params.distinguished_name = Subject::common_name(first.to_string()).to_distinguished_name()?;
+    // The common name repeats the first DNS name that fits its 64-character
+    // limit. Without one the subject stays empty and rcgen marks the SAN
+    // extension critical (RFC 5280 section 4.2.1.6). An IP address or URI in
+    // the CN would be checked against DNS name constraints by OpenSSL.
+    let common_name = names.iter().find_map(|name| match name {
+        SubjectName::Dns(dns) if dns.len() <= MAX_ATTRIBUTE_LEN => Some(dns.as_str()),
+        _ => None,
+    });
+    if let Some(common_name) = common_name {
+        params.distinguished_name = Subject::common_name(common_name).to_distinguished_name()?;
+    }
     params.subject_alt_names = names
         .iter()
         .map(SubjectName::to_san)
@@ -241,6 +249,34 @@ pub fn leaf(
         LeafUsage::ClientOnly => vec![ExtendedKeyUsagePurpose::ClientAuth],
     };
     params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}
+
+/// Builds the parameters of an end-entity certificate like [`leaf`], with the
+/// extended key usages chosen one by one. At least one must be set.
+pub fn leaf_with_usages(
+    names: &[SubjectName],
+    validity: Validity,
+    server_auth: bool,
+    client_auth: bool,
+) -> Result<CertificateParams, Error> {
+    let mut params = leaf(names, validity, LeafUsage::ServerAndClient)?;
+    params.extended_key_usages = Vec::new();
+    if server_auth {
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    if client_auth {
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
+    }
+    if params.extended_key_usages.is_empty() {
+        return Err(Error::InvalidCsr(
+            "the profile allows no extended key usage".to_owned(),
+        ));
+    }
     Ok(params)
 }
 

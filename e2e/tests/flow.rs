@@ -92,7 +92,14 @@ impl Pki {
         run(
             &transcript,
             "ironroot-issuer",
-            &["import", "--data-dir", s(&data_dir), s(&bundle)],
+            &[
+                "import",
+                "--data-dir",
+                s(&data_dir),
+                "--root-fingerprint",
+                &root_fingerprint(&offline.join("root.pem")),
+                s(&bundle),
+            ],
         )
         .success();
 
@@ -212,6 +219,14 @@ impl Pki {
         .unwrap()
             == 1
     }
+}
+
+/// Returns the SHA-256 fingerprint of a PEM certificate file, colon-separated.
+fn root_fingerprint(path: &Path) -> String {
+    CertificateInfo::parse_pem(&std::fs::read(path).unwrap(), "root")
+        .unwrap()
+        .fingerprint
+        .to_string()
 }
 
 fn s(path: &Path) -> &str {
@@ -444,7 +459,14 @@ fn bad_bundles_are_rejected_and_store_nothing() {
     let rejected = run(
         &pki.transcript,
         "ironroot-issuer",
-        &["import", "--data-dir", s(&fresh_dir), s(&foreign)],
+        &[
+            "import",
+            "--data-dir",
+            s(&fresh_dir),
+            "--root-fingerprint",
+            &root_fingerprint(&pki.root),
+            s(&foreign),
+        ],
     )
     .failure(1);
     assert!(rejected.stderr.contains("another"), "{}", rejected.stderr);
@@ -477,7 +499,14 @@ fn bad_bundles_are_rejected_and_store_nothing() {
     let rejected = run(
         &pki.transcript,
         "ironroot-issuer",
-        &["import", "--data-dir", s(&fresh_dir), s(&truncated)],
+        &[
+            "import",
+            "--data-dir",
+            s(&fresh_dir),
+            "--root-fingerprint",
+            &root_fingerprint(&pki.root),
+            s(&truncated),
+        ],
     )
     .failure(1);
     assert!(
@@ -491,7 +520,14 @@ fn bad_bundles_are_rejected_and_store_nothing() {
     run(
         &pki.transcript,
         "ironroot-issuer",
-        &["import", "--data-dir", s(&fresh_dir), s(&good)],
+        &[
+            "import",
+            "--data-dir",
+            s(&fresh_dir),
+            "--root-fingerprint",
+            &root_fingerprint(&pki.root),
+            s(&good),
+        ],
     )
     .success();
     assert_no_secrets(&pki, &[]);

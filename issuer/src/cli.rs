@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ironroot_core::Fingerprint;
 
 /// IronRoot online issuer: holds an intermediate CA and signs workload
 /// certificates over an HTTPS API.
@@ -48,6 +49,87 @@ pub enum Command {
     AdminCredential(AdminCredentialArgs),
     /// Serve the HTTPS API.
     Serve(ServeArgs),
+    /// Make an imported intermediate the one that signs new certificates
+    /// (offline; for a running daemon use `ironroot-admin intermediates activate`).
+    Activate(ActivateArgs),
+    /// Inspect the audit log in the database file (works while the daemon runs).
+    Audit {
+        /// The audit command.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write an age-encrypted archive of the database snapshot, keys, host
+    /// identity and configuration; safe while the daemon serves.
+    Backup(BackupArgs),
+    /// Check a backup archive (`--verify`) or restore it into a new data directory.
+    Restore(RestoreArgs),
+}
+
+/// Subcommands of `audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain and report the first changed, removed or
+    /// reordered row; exits 1 when the chain is broken.
+    Verify(AuditVerifyArgs),
+}
+
+/// Arguments of `audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `backup`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["recipient", "recipient_file"])))]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The archive to write; it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// age recipient (`age1...`) that can decrypt the archive; repeat for several.
+    #[arg(long, value_name = "AGE1")]
+    pub recipient: Vec<String>,
+    /// File with one age recipient per line (`#` comments allowed).
+    #[arg(long, value_name = "FILE")]
+    pub recipient_file: Option<PathBuf>,
+    /// Configuration file to include when it is not DIR/issuer.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of `restore`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["verify", "data_dir"])))]
+pub struct RestoreArgs {
+    /// The archive written by `backup`.
+    #[arg(value_name = "FILE")]
+    pub archive: PathBuf,
+    /// age identity file that decrypts the archive.
+    #[arg(long, value_name = "FILE")]
+    pub identity: PathBuf,
+    /// Only check the archive (decryption, hashes, database integrity, audit
+    /// chain, keys); write nothing.
+    #[arg(long)]
+    pub verify: bool,
+    /// New data directory to restore into; it must be missing or empty.
+    #[arg(long, value_name = "DIR", conflicts_with = "verify")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Arguments of `activate`.
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// SHA-256 fingerprint of the intermediate, as `import` printed it.
+    #[arg(value_name = "SHA256")]
+    pub sha256: String,
 }
 
 /// The data directory option shared by every command.
@@ -84,6 +166,11 @@ pub struct ImportArgs {
     /// The age-encrypted bundle written by `ironroot-ceremony sign-intermediate`.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
+    /// SHA-256 fingerprint of the root CA that the ceremony printed. The bundle
+    /// is rejected unless its root has this fingerprint, because anyone who
+    /// knows the host's public recipient can build a bundle.
+    #[arg(long, env = "IRONROOT_ROOT_FINGERPRINT", value_name = "SHA256")]
+    pub root_fingerprint: Fingerprint,
 }
 
 /// Arguments of `admin-credential`.

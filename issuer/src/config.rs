@@ -2,6 +2,7 @@
 //! by command-line flags, then checked once by [`FileConfig::validate`] before
 //! any key or socket is touched.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,8 @@ use ironroot_core::names::SubjectName;
 use serde::Deserialize;
 use time::Duration;
 
+use crate::authority::policy::{self, MAX_BACKDATE, Profile, ProfileFile};
+use crate::authority::ratelimit::Rate;
 use crate::error::Error;
 
 /// Longest bootstrap-token lifetime the API contract allows.
@@ -19,6 +22,8 @@ const MIN_BODY_BYTES: u64 = 4096;
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest accepted `commit_batch_max`.
 const MAX_COMMIT_BATCH: u64 = 65_536;
+/// Largest accepted `max_connections` (per listener).
+const MAX_CONNECTIONS_CEILING: u64 = 1_000_000;
 
 /// `issuer.toml` as written by the operator.
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +51,30 @@ pub struct FileConfig {
     pub max_body_bytes: Option<u64>,
     /// Most jobs the database writer commits in one transaction.
     pub commit_batch_max: Option<u64>,
+    /// Plain-HTTP listener that serves only the CRL and OCSP paths.
+    pub crl_listen: Option<String>,
+    /// URL prefix of the CRLs written into issued certificates.
+    pub crl_url: Option<String>,
+    /// OCSP responder URL written into issued certificates.
+    pub ocsp_url: Option<String>,
+    /// Lifetime of a CRL (nextUpdate - thisUpdate).
+    pub crl_validity: Option<String>,
+    /// How long before an intermediate's notAfter the daemon starts warning.
+    pub expiry_warning: Option<String>,
+    /// How far notBefore lies before the signing time; at most 10m.
+    pub backdate: Option<String>,
+    /// How long after expiry a certificate may still renew; unset means never.
+    pub renewal_grace: Option<String>,
+    /// Certificates per token profile and period, as `N/period`.
+    pub rate_limit_per_profile: Option<String>,
+    /// Certificates per requested name and period, as `N/period`.
+    pub rate_limit_per_name: Option<String>,
+    /// How long a connection with no request in flight stays open.
+    pub idle_timeout: Option<String>,
+    /// Maximum number of open connections per listener.
+    pub max_connections: Option<u64>,
+    /// Policy profiles, `[profiles.NAME]`.
+    pub profiles: Option<BTreeMap<String, ProfileFile>>,
 }
 
 /// Where the TLS certificate comes from.
@@ -85,6 +114,31 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Most jobs per database transaction.
     pub commit_batch_max: usize,
+    /// Plain-HTTP listener for the CRL and OCSP paths, if any.
+    pub crl_listen: Option<SocketAddr>,
+    /// URL prefix of the CRL distribution point; the intermediate's SHA-256
+    /// is appended after a `/`.
+    pub crl_url: Option<String>,
+    /// OCSP responder URL for the authorityInfoAccess extension.
+    pub ocsp_url: Option<String>,
+    /// Lifetime of a CRL.
+    pub crl_validity: Duration,
+    /// Warning window before an intermediate's notAfter.
+    pub expiry_warning: Duration,
+    /// How far notBefore lies before the signing time.
+    pub backdate: Duration,
+    /// How long after expiry a certificate may still renew.
+    pub renewal_grace: Option<Duration>,
+    /// Limit per token profile.
+    pub rate_limit_per_profile: Option<Rate>,
+    /// Limit per requested name.
+    pub rate_limit_per_name: Option<Rate>,
+    /// How long a connection with no request in flight stays open.
+    pub idle_timeout: std::time::Duration,
+    /// Maximum number of open connections per listener.
+    pub max_connections: usize,
+    /// Policy profiles by name, always with a `default` profile.
+    pub profiles: BTreeMap<String, Profile>,
 }
 
 impl FileConfig {
@@ -172,7 +226,75 @@ impl FileConfig {
             1,
             MAX_COMMIT_BATCH,
         )?;
+        let crl_listen = match self.crl_listen.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| Error::ConfigValue {
+                key: "crl_listen",
+                reason: format!(
+                    "is `{text}`, expected an IP address and port such as `0.0.0.0:8080`"
+                ),
+            })?),
+        };
+        let crl_url = url("crl_url", self.crl_url)?;
+        let ocsp_url = url("ocsp_url", self.ocsp_url)?;
+        let crl_validity = duration("crl_validity", self.crl_validity, "24h")?;
+        if crl_validity < Duration::seconds(3) {
+            return Err(Error::ConfigValue {
+                key: "crl_validity",
+                reason:
+                    "is shorter than 3s; relying parties could not fetch a CRL before it expires"
+                        .to_owned(),
+            });
+        }
+        let expiry_warning = duration("expiry_warning", self.expiry_warning, "30d")?;
+        let backdate = duration("backdate", self.backdate, "60s")?;
+        if backdate > MAX_BACKDATE {
+            return Err(Error::ConfigValue {
+                key: "backdate",
+                reason: format!(
+                    "is {}; notBefore is backdated at most 10m",
+                    ironroot_core::duration::format(backdate)
+                ),
+            });
+        }
+        let renewal_grace = match self.renewal_grace {
+            None => None,
+            Some(text) => Some(duration("renewal_grace", Some(text), "unset")?),
+        };
+        let rate = |key: &'static str, text: Option<String>| {
+            text.map(|text| {
+                policy::parse_rate(key, &text).map(|(count, period)| Rate {
+                    count,
+                    period: std::time::Duration::from_secs(period.whole_seconds().unsigned_abs()),
+                })
+            })
+            .transpose()
+        };
+        let rate_limit_per_profile = rate("rate_limit_per_profile", self.rate_limit_per_profile)?;
+        let rate_limit_per_name = rate("rate_limit_per_name", self.rate_limit_per_name)?;
+        let idle_timeout = duration("idle_timeout", self.idle_timeout, "60s")?;
+        if idle_timeout < Duration::SECOND {
+            return Err(Error::ConfigValue {
+                key: "idle_timeout",
+                reason: "is shorter than 1s; clients could not send a request in time".to_owned(),
+            });
+        }
+        let idle_timeout = std::time::Duration::from_secs(idle_timeout.whole_seconds().unsigned_abs());
+        let max_connections = in_range(
+            "max_connections",
+            self.max_connections.unwrap_or(4096),
+            1,
+            MAX_CONNECTIONS_CEILING,
+        )?;
+        let profiles = policy::build_profiles(self.profiles, leaf_validity, max_leaf_validity)?;
         Ok(Config {
+            idle_timeout,
+            max_connections,
+            backdate,
+            renewal_grace,
+            rate_limit_per_profile,
+            rate_limit_per_name,
+            profiles,
             listen,
             server_names,
             tls,
@@ -182,8 +304,32 @@ impl FileConfig {
             max_token_ttl,
             max_body_bytes,
             commit_batch_max,
+            crl_listen,
+            crl_url,
+            ocsp_url,
+            crl_validity,
+            expiry_warning,
         })
     }
+}
+
+/// Checks a URL written into certificates: `http://` or `https://`, printable
+/// ASCII without spaces, and no trailing `/`.
+fn url(key: &'static str, value: Option<String>) -> Result<Option<String>, Error> {
+    let Some(text) = value else {
+        return Ok(None);
+    };
+    let has_scheme = text.starts_with("http://") || text.starts_with("https://");
+    let printable = text.bytes().all(|byte| byte.is_ascii_graphic());
+    if !has_scheme || !printable || text.ends_with('/') {
+        return Err(Error::ConfigValue {
+            key,
+            reason: format!(
+                "is `{text}`, expected an http:// or https:// URL of printable ASCII without a trailing `/`"
+            ),
+        });
+    }
+    Ok(Some(text))
 }
 
 fn parse_server_names(names: Option<Vec<String>>) -> Result<Vec<SubjectName>, Error> {
@@ -241,7 +387,7 @@ fn duration(key: &'static str, value: Option<String>, default: &str) -> Result<D
     let text = value.as_deref().unwrap_or(default);
     ironroot_core::duration::parse(text).map_err(|reason| Error::ConfigValue {
         key,
-        reason: format!("{reason} (allowed: a whole number with s, m, h or d, default {default})"),
+        reason: format!("{reason} (default {default})"),
     })
 }
 
@@ -276,6 +422,39 @@ mod tests {
         assert_eq!(config.token_ttl, Duration::minutes(10));
         assert_eq!(config.max_body_bytes, 65_536);
         assert_eq!(config.commit_batch_max, 256);
+        assert_eq!(config.crl_validity, Duration::hours(24));
+        assert_eq!(config.expiry_warning, Duration::days(30));
+        assert!(config.crl_listen.is_none());
+        assert_eq!(config.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(config.max_connections, 4096);
+    }
+
+    #[test]
+    fn config_checks_connection_limits() {
+        let config = parse("idle_timeout = \"2s\"\nmax_connections = 2").unwrap();
+        assert_eq!(config.idle_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(config.max_connections, 2);
+        let error = parse("idle_timeout = \"0s\"").unwrap_err().to_string();
+        assert!(error.contains("`idle_timeout`"), "{error}");
+        let error = parse("max_connections = 0").unwrap_err().to_string();
+        assert!(error.contains("`max_connections`"), "{error}");
+        assert!(error.contains("1 to 1000000"), "{error}");
+    }
+
+    #[test]
+    fn config_checks_revocation_urls() {
+        let config =
+            parse("crl_url = \"http://ca.example:8080/v1/crl\"\ncrl_listen = \"0.0.0.0:8080\"")
+                .unwrap();
+        assert_eq!(
+            config.crl_url.as_deref(),
+            Some("http://ca.example:8080/v1/crl")
+        );
+        assert_eq!(config.crl_listen.unwrap().to_string(), "0.0.0.0:8080");
+        let error = parse("ocsp_url = \"ftp://x\"").unwrap_err().to_string();
+        assert!(error.contains("`ocsp_url`"), "{error}");
+        let error = parse("crl_validity = \"1s\"").unwrap_err().to_string();
+        assert!(error.contains("`crl_validity`"), "{error}");
     }
 
     #[test]
@@ -294,6 +473,30 @@ mod tests {
         assert_eq!(error.exit_code(), 2);
         let loopback = parse("plain_http = true\nlisten = \"127.0.0.1:8080\"").unwrap();
         assert_eq!(loopback.tls, TlsSource::PlainHttp);
+    }
+
+    #[test]
+    fn config_profiles_and_limits() {
+        let config = parse(
+            "backdate = \"2m\"\nrenewal_grace = \"72h\"\nrate_limit_per_name = \"5/1m\"\n[profiles.web]\nallowed_dns = [\"*.web.example\"]\nmax_lifetime = \"1h\"",
+        )
+        .unwrap();
+        assert_eq!(config.backdate, Duration::minutes(2));
+        assert_eq!(config.renewal_grace, Some(Duration::hours(72)));
+        assert!(config.profiles.contains_key("web"));
+        assert!(config.profiles.contains_key("default"));
+        assert_eq!(config.rate_limit_per_name.unwrap().count, 5);
+        let error = parse("backdate = \"11m\"").unwrap_err().to_string();
+        assert!(error.contains("`backdate`"), "{error}");
+        let error = parse("rate_limit_per_profile = \"many\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`rate_limit_per_profile`"), "{error}");
+        let error = parse("[profiles.web]\nmin_rsa_bits = 1024")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("profiles.web.min_rsa_bits"), "{error}");
+        assert!(toml::from_str::<FileConfig>("[profiles.web]\nbogus = 1").is_err());
     }
 
     #[test]

@@ -51,6 +51,41 @@ impl DataDir {
         self.root.join("issuer.db")
     }
 
+    /// Returns the path of the lock file that `serve` holds.
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join("issuer.lock")
+    }
+
+    /// Takes the exclusive lock on the data directory, so a second daemon
+    /// (or an offline command that writes) on the same directory fails
+    /// instead of writing the same database. The lock lasts as long as the
+    /// returned file is open; the operating system drops it when the process ends.
+    pub fn lock(&self) -> Result<std::fs::File, Error> {
+        let path = self.lock_path();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|error| Error::Io {
+                what: "opening the lock file",
+                path: path.clone(),
+                reason: error.to_string(),
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::DataDirLocked {
+                path: self.root.clone(),
+                lock: path,
+            }),
+            Err(std::fs::TryLockError::Error(error)) => Err(Error::Io {
+                what: "locking",
+                path,
+                reason: error.to_string(),
+            }),
+        }
+    }
+
     /// Returns the directory of intermediate keys.
     pub fn intermediates_dir(&self) -> PathBuf {
         self.root.join("intermediates")

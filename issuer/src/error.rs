@@ -19,6 +19,8 @@ pub enum Error {
     PlainHttpNotLoopback { listen: String },
     #[error("invalid argument: {0}")]
     Usage(String),
+    #[error("the data directory {path} is in use: another ironroot-issuer daemon holds {lock}")]
+    DataDirLocked { path: PathBuf, lock: PathBuf },
     #[error("the data directory {path} is not initialised ({missing} is missing)")]
     NotInitialised { path: PathBuf, missing: PathBuf },
     #[error("the data directory {path} holds no imported intermediate CA")]
@@ -43,6 +45,17 @@ pub enum Error {
     Bind { address: String, reason: String },
     #[error("{0}")]
     Issue(String),
+    #[error("the backup archive {path} is invalid: {reason}")]
+    BackupInvalid { path: PathBuf, reason: String },
+    #[error("the restore target {path} is not empty")]
+    RestoreTargetNotEmpty { path: PathBuf },
+    #[error("the audit log of {path} is broken at row {seq} ({problem}): {message}")]
+    AuditBroken {
+        path: PathBuf,
+        seq: i64,
+        problem: String,
+        message: String,
+    },
     #[error(transparent)]
     Core(#[from] ironroot_core::Error),
     #[error(transparent)]
@@ -56,7 +69,8 @@ impl Error {
             Self::ConfigSyntax { .. }
             | Self::ConfigValue { .. }
             | Self::PlainHttpNotLoopback { .. }
-            | Self::Usage(_) => 2,
+            | Self::Usage(_)
+            | Self::DataDirLocked { .. } => 2,
             _ => 1,
         }
     }
@@ -72,6 +86,13 @@ impl Error {
                 "run ironroot-issuer import first: `ironroot-issuer import --data-dir {} BUNDLE`",
                 path.display()
             )),
+            Self::DataDirLocked { .. } => Some(
+                "stop the other daemon first; two processes must never write one database. For a running daemon use `ironroot-admin` instead"
+                    .to_owned(),
+            ),
+            Self::Bind { address, .. } => Some(format!(
+                "another process (perhaps another ironroot-issuer) may be using {address}; stop it or pass --listen with a free address"
+            )),
             Self::PlainHttpNotLoopback { .. } => Some(
                 "remove `plain_http` to serve TLS, or set `listen` to a loopback address such as 127.0.0.1:8080"
                     .to_owned(),
@@ -80,6 +101,14 @@ impl Error {
                 "run `chmod 600 {}`; the daemon refuses to start while a secret is readable by others",
                 path.display()
             )),
+            Self::RestoreTargetNotEmpty { .. } => Some(
+                "restore writes only into a new or empty directory; choose another --data-dir"
+                    .to_owned(),
+            ),
+            Self::AuditBroken { .. } => Some(
+                "restore the database from a backup whose audit chain verifies, and investigate who changed the file"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }

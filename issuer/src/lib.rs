@@ -7,12 +7,15 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit;
 pub mod authority;
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod datadir;
 pub mod error;
+pub mod revocation;
 pub mod server;
 pub mod storage;
 pub mod tls;

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ironroot_issuer::cli::{Cli, Command, LogFormat};
+use ironroot_issuer::cli::{AuditCommand, Cli, Command, LogFormat};
 use ironroot_issuer::commands;
 use ironroot_issuer::datadir::DataDir;
 use tracing_subscriber::EnvFilter;
@@ -19,11 +19,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&DataDir::new(args.data_dir)),
         Command::Csr(args) => commands::csr::run(&args),
-        Command::Import(args) => {
-            commands::import::run(&DataDir::new(args.data.data_dir), &args.bundle)
-        }
+        Command::Import(args) => commands::import::run(
+            &DataDir::new(args.data.data_dir),
+            &args.bundle,
+            &args.root_fingerprint,
+        ),
         Command::AdminCredential(args) => commands::admin_credential::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Activate(args) => {
+            commands::activate::run(&DataDir::new(args.data.data_dir), &args.sha256)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => commands::backup::audit_verify(&args),
+        Command::Backup(args) => commands::backup::backup(&args),
+        Command::Restore(args) => commands::backup::restore(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

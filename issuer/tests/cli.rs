@@ -112,6 +112,27 @@ fn import_rejects_bundle_for_another_host() {
 }
 
 #[test]
+fn import_rejects_bundle_of_unexpected_root() {
+    let mut host = Host::init();
+    let expected = root("The Real Root");
+    host.expected_root = expected.certificate().fingerprint.to_string();
+    let pki = pki();
+    let recipient = host.recipient.clone();
+    let bundle = seal(
+        &pki.intermediate,
+        pki.root.certificate(),
+        pki.intermediate_key,
+        &recipient,
+    );
+    assert_import_fails(&mut host, &bundle, "made by another CA");
+    let message = stderr(&host.import(&bundle));
+    assert!(
+        message.contains(&pki.root.certificate().fingerprint.to_string()),
+        "{message}"
+    );
+}
+
+#[test]
 fn import_rejects_truncated_bundle() {
     let mut host = Host::init();
     let pki = pki();

@@ -30,11 +30,14 @@ pub(crate) async fn create(
         .dns
         .iter()
         .chain(&args.ip)
+        .chain(&args.uri)
+        .chain(&args.email)
         .map(ToString::to_string)
         .collect();
     let request = CreateTokenRequest {
         names,
         ttl_seconds: args.ttl,
+        profile: args.profile.clone(),
     };
     let mut response = client.create_token(&request).await?;
     let result = print_token(&response, args);
@@ -44,7 +47,7 @@ pub(crate) async fn create(
 
 /// Opens a client that verifies the server against the root and presents the
 /// admin credential when one is configured.
-async fn connect(connection: &ConnectionArgs) -> Result<Client, CliError> {
+pub(crate) async fn connect(connection: &ConnectionArgs) -> Result<Client, CliError> {
     let server = &connection.server;
     if !server.is_tls() {
         return Err(CliError::usage(format!(
@@ -77,11 +80,13 @@ fn load_identity(connection: &ConnectionArgs) -> Result<Option<ClientIdentity>, 
     ClientIdentity::load(cert, key).map(Some).map_err(|error| {
         let cli_error = CliError::usage(error.to_string());
         match error {
-            ironroot_client::Error::Core(ironroot_core::Error::PermissionsTooOpen { .. }) => {
-                cli_error.with_hint(
-                    "anyone who can read the admin key can create tokens as you; keep it private to your user",
-                )
-            }
+            ironroot_client::Error::Core(ironroot_core::Error::PermissionsTooOpen {
+                ref path,
+                ..
+            }) => cli_error.with_hint(format!(
+                "run `chmod 600 {}`: anyone who can read the admin key can create tokens as you",
+                path.display()
+            )),
             _ => cli_error,
         }
     })

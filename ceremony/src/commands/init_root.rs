@@ -37,8 +37,11 @@ pub(crate) fn run(args: &InitRootArgs) -> Result<(), CeremonyError> {
 
     let cert_path = args.out_dir.join(ROOT_CERT_FILE);
     let key_path = args.out_dir.join(ROOT_KEY_FILE);
-    outputs::check_absent(&[&cert_path, &key_path])?;
     let create_dir = out_dir_is_missing(&args.out_dir)?;
+    // A missing directory holds no outputs yet; it is created below.
+    if !create_dir {
+        outputs::check_absent(&[&cert_path, &key_path])?;
+    }
     let passphrase = passphrase::read_new(args.passphrase.passphrase_file.as_deref())?;
     if create_dir {
         files::create_private_dir(&args.out_dir)?;

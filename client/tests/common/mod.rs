@@ -364,6 +364,7 @@ async fn sign(
             root: pki.root_pem(),
             not_before: leaf.validity.not_before,
             not_after: leaf.validity.not_after,
+            notice: None,
         },
     )
 }
@@ -391,6 +392,7 @@ async fn create_token(
             id: format!("tok_{}", &id_digest[..16]),
             token,
             names: body.names,
+            profile: body.profile,
             expires_at: OffsetDateTime::now_utc() + Duration::seconds(ttl as i64),
         },
     )

@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::sign::format_time;
 use super::{ApiError, AppState, Body, ConnectionInfo, json_response, parse_json, read_body};
+use crate::audit::AuditEvent;
 use crate::authority::tokens;
 use crate::storage::queries::{self, AdminCredentialRecord, TokenRecord};
 use crate::storage::writer::Job;
@@ -18,6 +19,7 @@ use crate::storage::writer::Job;
 pub(super) async fn create(
     state: &AppState,
     connection: &ConnectionInfo,
+    request_id: &str,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(state, connection)?;
@@ -25,6 +27,7 @@ pub(super) async fn create(
     let create: CreateTokenRequest = parse_json(&body)?;
     let patterns = parse_patterns(&create.names)?;
     let ttl = token_ttl(state, create.ttl_seconds)?;
+    let profile = token_profile(state, create.profile.as_deref(), &patterns)?;
 
     let now = OffsetDateTime::now_utc();
     let expires_at = now + ttl;
@@ -42,9 +45,26 @@ pub(super) async fn create(
         used_at: None,
         used_by_serial: None,
     };
+    let event = AuditEvent::new(
+        "token_create",
+        admin.name.clone(),
+        Some(request_id),
+        serde_json::json!({
+            "token_id": token_id,
+            "names": names,
+            "expires_at": expires_at.unix_timestamp(),
+            "profile": profile,
+        }),
+    );
     state
         .writer
-        .submit(Job::StoreToken(record))
+        .submit(
+            Job::StoreTokenWithProfile {
+                token: record,
+                profile: profile.clone(),
+            }
+            .audited(vec![event]),
+        )
         .await
         .map_err(|error| ApiError::internal("storing the token", &error))?;
     tracing::info!(
@@ -52,6 +72,7 @@ pub(super) async fn create(
         admin = %admin.name,
         token.id = %token_id,
         names = %names.join(","),
+        profile = %profile,
         expires_at = %format_time(expires_at.unix_timestamp()),
         "token created"
     );
@@ -61,13 +82,14 @@ pub(super) async fn create(
         id: token_id,
         token: token.as_str().to_owned(),
         names,
+        profile: Some(profile),
         expires_at: expires_at.replace_nanosecond(0).unwrap_or(expires_at),
     };
     Ok(json_response(StatusCode::CREATED, &response))
 }
 
 /// Returns the admin credential of the client certificate, or 403.
-fn authenticate(
+pub(super) fn authenticate(
     state: &AppState,
     connection: &ConnectionInfo,
 ) -> Result<AdminCredentialRecord, ApiError> {
@@ -116,7 +138,8 @@ fn parse_patterns(names: &[String]) -> Result<Vec<NamePattern>, ApiError> {
     }
     let mut patterns: Vec<NamePattern> = Vec::with_capacity(names.len());
     for name in names {
-        let pattern = NamePattern::parse(name).map_err(|error| invalid(error.to_string()))?;
+        let pattern =
+            NamePattern::parse_normalized(name).map_err(|error| invalid(error.to_string()))?;
         if !patterns.contains(&pattern) {
             patterns.push(pattern);
         }
@@ -144,4 +167,32 @@ fn token_ttl(state: &AppState, requested: Option<u64>) -> Result<Duration, ApiEr
             ),
         )
     })
+}
+
+/// Returns the profile a new token is bound to (`default` when the request
+/// names none), after checking that the profile allows every token name.
+fn token_profile(
+    state: &AppState,
+    requested: Option<&str>,
+    patterns: &[NamePattern],
+) -> Result<String, ApiError> {
+    let name = requested.unwrap_or(crate::authority::policy::DEFAULT_PROFILE);
+    let profile = state.config.profiles.get(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "`profile` is `{name}`, which is not configured; configured profiles: {}",
+                super::policy_gate::configured(state)
+            ),
+        )
+    })?;
+    let names: Vec<_> = patterns
+        .iter()
+        .map(|pattern| pattern.name().clone())
+        .collect();
+    profile
+        .check_names(&names)
+        .map_err(super::policy_gate::policy_error)?;
+    Ok(profile.name.clone())
 }

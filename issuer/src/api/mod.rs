@@ -1,10 +1,18 @@
 //! The HTTPS API: routing, request ids, JSON errors and the body limit. One
 //! file per endpoint; `docs/api.md` documents them.
 
+mod admin;
 mod admin_tokens;
 mod certs;
 mod health;
+mod intermediates;
+mod policy_gate;
+mod renew;
+mod revocation;
+mod revoke;
 mod sign;
+
+pub use intermediates::{log_expiry_warnings, normalise_sha256, statuses as intermediate_statuses};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,15 +24,17 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use ironroot_core::api::{
-    ADMIN_TOKENS_PATH, CHAIN_PATH, ErrorResponse, HEALTH_PATH, REQUEST_ID_HEADER, ROOT_PATH,
-    SIGN_PATH,
+    ADMIN_ACTIVATE_PATH, ADMIN_INTERMEDIATES_PATH, ADMIN_REVOKE_PATH, ADMIN_TOKENS_PATH,
+    CHAIN_PATH, CRL_PATH, ErrorResponse, HEALTH_PATH, OCSP_PATH, RENEW_PATH, REQUEST_ID_HEADER,
+    ROOT_PATH, SIGN_PATH,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls_pki_types::CertificateDer;
 use tracing::Instrument;
 
-use crate::authority::ActiveCa;
+use crate::authority::registry::Intermediates;
 use crate::config::Config;
+use crate::revocation::crl::CrlStore;
 use crate::storage::writer::Writer;
 use crate::storage::{ReadPool, StorageError};
 
@@ -33,34 +43,54 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a request handler needs, shared by all connections.
 pub struct AppState {
-    /// The active intermediate, loaded once.
-    pub ca: ActiveCa,
+    /// Every loaded intermediate and the active one. Read the active one
+    /// once per request with `intermediates.active()`.
+    pub intermediates: Intermediates,
+    /// The newest CRL of each loaded intermediate.
+    pub crls: CrlStore,
     /// The validated configuration.
     pub config: Config,
+    /// Rate limiters from `rate_limit_per_profile` and `rate_limit_per_name`.
+    pub limits: crate::authority::ratelimit::Limits,
     /// Handle of the group-commit writer.
     pub writer: Writer,
     /// Read-only connections for lookups.
     pub readers: ReadPool,
-    /// `GET /v1/root` body.
-    pub root_pem: Bytes,
-    /// `GET /v1/chain` body.
-    pub chain_pem: Bytes,
+    /// The data directory, for loading an intermediate imported while the
+    /// daemon runs.
+    pub data_dir: crate::datadir::DataDir,
 }
 
 impl AppState {
-    /// Bundles the parts and precomputes the PEM bodies.
-    pub fn new(ca: ActiveCa, config: Config, writer: Writer, readers: ReadPool) -> Self {
-        let root_pem = Bytes::from(ca.root_pem.clone());
-        let chain_pem = Bytes::from(ca.chain_pem());
+    /// Bundles the parts.
+    pub fn new(
+        intermediates: Intermediates,
+        config: Config,
+        writer: Writer,
+        readers: ReadPool,
+        data_dir: crate::datadir::DataDir,
+    ) -> Self {
+        let crls = CrlStore::new(config.crl_validity);
+        let limits = crate::authority::ratelimit::Limits::new(&config);
         Self {
-            ca,
+            limits,
+            intermediates,
+            crls,
             config,
             writer,
             readers,
-            root_pem,
-            chain_pem,
+            data_dir,
         }
     }
+}
+
+/// Which listener a connection arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    /// The API listener (`listen`): every endpoint.
+    Api,
+    /// The plain-HTTP `crl_listen` listener: only the CRL and OCSP paths.
+    Public,
 }
 
 /// Facts about the connection a request arrived on.
@@ -71,6 +101,8 @@ pub struct ConnectionInfo {
     /// The client's end-entity certificate, which rustls verified against the
     /// root during the handshake. `None` when the client presented none.
     pub peer_certificate: Option<CertificateDer<'static>>,
+    /// The listener the connection arrived on.
+    pub listener: Listener,
 }
 
 /// The response body type of every endpoint.
@@ -83,6 +115,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     allow: Option<&'static str>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -93,7 +126,14 @@ impl ApiError {
             code,
             message: message.into(),
             allow: None,
+            retry_after: None,
         }
+    }
+
+    /// Adds a `Retry-After` header with `seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Creates a 500 response. The details go to the log, not to the caller.
@@ -132,11 +172,28 @@ pub async fn handle(
         token.id = tracing::field::Empty,
     );
     let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let actor = request_actor(&request);
     let response = async {
         let result = route(&state, &connection, &request_id, request).await;
         let response = match result {
             Ok(response) => response,
-            Err(error) => error_response(&error, &request_id),
+            Err(error) => {
+                if error.status.is_client_error() {
+                    admin::audit_rejection(
+                        &state,
+                        &connection,
+                        &request_id,
+                        &actor,
+                        &method,
+                        &path,
+                        &error,
+                    )
+                    .await;
+                }
+                error_response(&error, &request_id)
+            }
         };
         tracing::debug!(
             status = response.status().as_u16(),
@@ -157,9 +214,30 @@ async fn route(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let path = request.uri().path();
+    if revocation::is_public_path(path) {
+        return revocation::route(state, request).await;
+    }
+    if connection.listener == Listener::Public {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no endpoint at `{path}` on this plain-HTTP listener, which serves only {CRL_PATH} and {OCSP_PATH}; use the HTTPS listener"
+            ),
+        ));
+    }
+    if path.starts_with(admin::ADMIN_PREFIX) {
+        admin::audit_admin_request(state, connection, request_id, request.method(), path).await;
+        if let Some(result) = admin::route(state, connection, request_id, &request).await {
+            return result;
+        }
+    }
     let allowed = match path {
         HEALTH_PATH | ROOT_PATH | CHAIN_PATH => Method::GET,
-        SIGN_PATH | ADMIN_TOKENS_PATH => Method::POST,
+        SIGN_PATH | RENEW_PATH | ADMIN_TOKENS_PATH | ADMIN_REVOKE_PATH | ADMIN_ACTIVATE_PATH => {
+            Method::POST
+        }
+        ADMIN_INTERMEDIATES_PATH => Method::GET,
         _ => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -173,10 +251,35 @@ async fn route(
     }
     match path {
         HEALTH_PATH => Ok(health::health()),
-        ROOT_PATH => Ok(certs::pem_chain(state.root_pem.clone())),
-        CHAIN_PATH => Ok(certs::pem_chain(state.chain_pem.clone())),
+        ROOT_PATH => Ok(certs::pem_chain(Bytes::from(
+            state.intermediates.active().root_pem.clone(),
+        ))),
+        CHAIN_PATH => Ok(certs::pem_chain(Bytes::from(
+            state.intermediates.active().chain_pem(),
+        ))),
         SIGN_PATH => sign::sign(state, request_id, request).await,
-        _ => admin_tokens::create(state, connection, request).await,
+        RENEW_PATH => renew::renew(state, connection, request_id, request).await,
+        ADMIN_REVOKE_PATH => revoke::revoke(state, connection, request_id, request).await,
+        ADMIN_INTERMEDIATES_PATH => intermediates::list(state, connection),
+        ADMIN_ACTIVATE_PATH => {
+            intermediates::activate(state, connection, request_id, request).await
+        }
+        _ => admin_tokens::create(state, connection, request_id, request).await,
+    }
+}
+
+/// Returns the audit actor of a request: the token id of a well-formed bearer
+/// token, or `anonymous`. Admin requests record the admin name in their own row.
+fn request_actor(request: &Request<Incoming>) -> String {
+    let header = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|value| value.as_bytes());
+    match header {
+        Some(_) => crate::authority::tokens::parse_bearer(header)
+            .map(|token| token.token_id())
+            .unwrap_or_else(|_| "anonymous".to_owned()),
+        None => "anonymous".to_owned(),
     }
 }
 
@@ -270,9 +373,9 @@ pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Respo
 
 fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     if error.status.is_server_error() {
-        tracing::error!(status = error.status.as_u16(), error = error.code, reason = %error.message, "request failed");
+        tracing::error!(status = error.status.as_u16(), error = error.code, reason = ?error.message, "request failed");
     } else {
-        tracing::info!(status = error.status.as_u16(), error = error.code, reason = %error.message, "request rejected");
+        tracing::info!(status = error.status.as_u16(), error = error.code, reason = ?error.message, "request rejected");
     }
     let body = ErrorResponse {
         error: error.code.to_owned(),
@@ -284,6 +387,11 @@ fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
         response
             .headers_mut()
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     if let Some(allow) = error.allow {
         response

@@ -16,9 +16,12 @@ use ironroot_core::names::NamePattern;
 use ironroot_core::pemfile;
 use time::OffsetDateTime;
 
-use super::{ApiError, AppState, Body, json_response, parse_json, read_body};
+use super::{ApiError, AppState, Body, json_response, parse_json, policy_gate, read_body};
+use crate::audit;
 use crate::authority::issue;
 use crate::authority::tokens::{self, BearerError, TokenHash};
+use crate::storage::admin_queries;
+use crate::storage::lineage;
 use crate::storage::queries::{self, TokenRecord};
 use crate::storage::writer::{Job, WriteError};
 
@@ -44,30 +47,45 @@ pub(super) async fn sign(
     let now = OffsetDateTime::now_utc();
     let record = usable_token(state, &token, &token_id, now)?;
     check_scope(&record, &csr.names)?;
+    let profile_name = state
+        .readers
+        .with(|connection| lineage::token_profile(connection, &token.to_hex()))?;
+    let profile = policy_gate::profile(state, profile_name.as_deref())?;
+    policy_gate::check_csr(profile, &csr)?;
+    let lifetime = profile
+        .lifetime(sign_request.validity_seconds)
+        .map_err(policy_gate::policy_error)?;
+    policy_gate::check_rate_limits(state, profile, &csr.names)?;
 
-    let validity =
-        issue::clamp_validity(state.ca.certificate(), now, state.config.leaf_validity)
-            .map_err(|error| ApiError::internal("choosing the certificate validity", &error))?;
-    let mut issued = issue::sign_leaf(&state.ca, &csr.names, &csr.public_key_der, validity, now)
-        .map_err(|error| ApiError::internal("signing the certificate", &error))?;
+    let ca = state.intermediates.active();
+    let (validity, notice) =
+        policy_gate::choose_validity(state, ca.certificate(), profile, now, lifetime)?;
+    let usages = (profile.server_auth, profile.client_auth);
+    let mut issued =
+        issue::sign_leaf_with_usages(&ca, &csr.names, &csr.public_key_der, validity, now, usages)
+            .map_err(|error| ApiError::internal("signing the certificate", &error))?;
     issued.record.token_id = Some(token_id.clone());
     issued.record.request_id = Some(request_id.to_owned());
 
     let response = SignResponse {
         serial: issued.record.serial.clone(),
         certificate: pemfile::encode(pemfile::CERTIFICATE, &issued.record.cert_der),
-        chain: state.ca.intermediate_pem.clone(),
-        root: state.ca.root_pem.clone(),
+        chain: ca.intermediate_pem.clone(),
+        root: ca.root_pem.clone(),
         not_before: validity.not_before,
         not_after: validity.not_after,
+        notice,
     };
     let subject = issued.record.subject.clone();
     let names = issued.record.names.join(",");
-    let job = Job::StoreCertificate {
+    let events = audit::issued_events(&issued.record, Some(request_id), Some(&profile.name));
+    let job = Job::StoreIssued {
         certificate: issued.record,
         token_hash: Some(token.to_hex()),
+        profile: profile.name.clone(),
+        supersedes: None,
     };
-    match state.writer.submit(job).await {
+    match state.writer.submit(job.audited(events)).await {
         Ok(()) => {}
         Err(WriteError::TokenUnavailable) => {
             return Err(ApiError::new(
@@ -88,6 +106,7 @@ pub(super) async fn sign(
         token.id = %token_id,
         request.id = %request_id,
         not_after = %response.not_after,
+        profile = %profile.name,
         "certificate issued"
     );
     Ok(json_response(StatusCode::OK, &response))
@@ -129,6 +148,19 @@ fn usable_token(
                 ),
             )
         })?;
+    if let Some(revoked_at) = state
+        .readers
+        .with(|connection| admin_queries::token_revoked_at(connection, &hash))?
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_revoked",
+            format!(
+                "token {token_id} was revoked by an operator at {}; ask an operator for a new token",
+                format_time(revoked_at)
+            ),
+        ));
+    }
     if let Some(used_at) = record.used_at {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -159,7 +191,7 @@ fn check_scope(
     let patterns = record
         .names
         .iter()
-        .map(|name| NamePattern::parse(name))
+        .map(|name| NamePattern::parse_normalized(name))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::internal("reading the token's name patterns", &error))?;
     match tokens::first_disallowed(&patterns, names) {

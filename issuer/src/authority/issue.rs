@@ -9,7 +9,7 @@ use ironroot_core::{Error as CoreError, Fingerprint};
 use rcgen::{CertificateParams, PublicKeyData};
 use time::{Duration, OffsetDateTime};
 
-use super::ActiveCa;
+use super::{ActiveCa, LeafUrls};
 use crate::storage::queries::{CertificateKind, CertificateRecord};
 
 /// How far notBefore is backdated, so clients with a slightly slow clock
@@ -46,7 +46,34 @@ pub fn sign_leaf(
     validity: Validity,
     issued_at: OffsetDateTime,
 ) -> Result<IssuedCertificate, CoreError> {
-    let params = profile::leaf(names, validity, LeafUsage::ServerAndClient)?;
+    let mut params = profile::leaf(names, validity, LeafUsage::ServerAndClient)?;
+    add_revocation_urls(&mut params, &ca.leaf_urls)?;
+    let der = ca.authority.sign(&params, public_key_der)?;
+    let names = names.iter().map(ToString::to_string).collect();
+    record(
+        ca,
+        &params,
+        der,
+        CertificateKind::Leaf,
+        names,
+        validity,
+        issued_at,
+    )
+}
+
+/// Signs a workload certificate like [`sign_leaf`], with the extended key
+/// usages a policy profile chose.
+pub fn sign_leaf_with_usages(
+    ca: &ActiveCa,
+    names: &[SubjectName],
+    public_key_der: &[u8],
+    validity: Validity,
+    issued_at: OffsetDateTime,
+    usages: (bool, bool),
+) -> Result<IssuedCertificate, CoreError> {
+    let (server_auth, client_auth) = usages;
+    let mut params = profile::leaf_with_usages(names, validity, server_auth, client_auth)?;
+    add_revocation_urls(&mut params, &ca.leaf_urls)?;
     let der = ca.authority.sign(&params, public_key_der)?;
     let names = names.iter().map(ToString::to_string).collect();
     record(
@@ -103,6 +130,54 @@ pub fn sign_admin(
         validity,
         issued_at,
     )
+}
+
+/// Adds the CRL distribution point and the authorityInfoAccess OCSP URL of
+/// `urls` to a leaf profile. Either is left out when it is not configured.
+pub fn add_revocation_urls(
+    params: &mut CertificateParams,
+    urls: &LeafUrls,
+) -> Result<(), CoreError> {
+    if let Some(crl) = &urls.crl {
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![crl.clone()],
+        }];
+    }
+    if let Some(ocsp) = &urls.ocsp {
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                AUTHORITY_INFO_ACCESS,
+                authority_info_access(ocsp),
+            ));
+    }
+    Ok(())
+}
+
+/// id-pe-authorityInfoAccess (1.3.6.1.5.5.7.1.1).
+const AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// id-ad-ocsp (1.3.6.1.5.5.7.48.1).
+const ACCESS_METHOD_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
+
+/// Encodes AuthorityInfoAccessSyntax with one OCSP AccessDescription whose
+/// accessLocation is a uniformResourceIdentifier ([6] IMPLICIT IA5String).
+fn authority_info_access(url: &str) -> Vec<u8> {
+    yasna::construct_der(|writer| {
+        writer.write_sequence(|writer| {
+            writer.next().write_sequence(|writer| {
+                writer
+                    .next()
+                    .write_oid(&yasna::models::ObjectIdentifier::from_slice(
+                        ACCESS_METHOD_OCSP,
+                    ));
+                writer
+                    .next()
+                    .write_tagged_implicit(yasna::Tag::context(6), |writer| {
+                        writer.write_ia5_string(url);
+                    });
+            });
+        });
+    })
 }
 
 /// Returns the URI SAN of the admin credential `name`.

@@ -2,6 +2,7 @@
 //! (URI SAN `urn:ironroot:admin:NAME`, EKU clientAuth) and registers it as an
 //! admin credential.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 use ironroot_core::files::{self, PRIVATE_FILE, PUBLIC_FILE};
@@ -10,6 +11,7 @@ use ironroot_core::pemfile;
 use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
+use crate::audit::{self, AuditEvent, CLI_ACTOR};
 use crate::authority::{ActiveCa, issue};
 use crate::cli::AdminCredentialArgs;
 use crate::datadir::DataDir;
@@ -38,11 +40,16 @@ pub fn run(args: &AdminCredentialArgs) -> Result<(), Error> {
     let record = issued.record;
     store(&mut connection, &args.name, &record)?;
 
-    std::fs::create_dir_all(&outputs.dir).map_err(|error| Error::Io {
-        what: "creating the output directory",
-        path: outputs.dir.clone(),
-        reason: error.to_string(),
-    })?;
+    // A new directory is private: it holds the operator's key.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&outputs.dir)
+        .map_err(|error| Error::Io {
+            what: "creating the output directory",
+            path: outputs.dir.clone(),
+            reason: error.to_string(),
+        })?;
     files::write_new(&outputs.key(), key.to_pkcs8_pem().as_bytes(), PRIVATE_FILE)?;
     let chain = pemfile::encode_certificates([record.cert_der.as_slice(), &ca.certificate().der]);
     files::write_new(&outputs.certificate(), chain.as_bytes(), PUBLIC_FILE)?;
@@ -97,6 +104,18 @@ fn store(
             created_at: record.issued_at,
         },
     )?;
+    let event = AuditEvent::new(
+        "admin_credential",
+        CLI_ACTOR,
+        None,
+        serde_json::json!({
+            "name": name,
+            "serial": record.serial,
+            "sha256": record.sha256,
+            "not_after": record.not_after,
+        }),
+    );
+    audit::append_cli(&transaction, &event)?;
     transaction.commit()?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use ironroot_core::Fingerprint;
 use ironroot_core::agefile::AgeError;
 use ironroot_core::bundle::{Bundle, BundleError};
 use ironroot_core::cert::Authority;
@@ -14,12 +15,18 @@ use ironroot_core::files::{self, PRIVATE_FILE};
 use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
+use crate::audit::{self, AuditEvent, CLI_ACTOR};
 use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::storage::{self, StorageError, queries};
 
-/// Imports the bundle at `bundle_path` into `data_dir`.
-pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
+/// Imports the bundle at `bundle_path` into `data_dir`, accepting it only if
+/// its root has the fingerprint `expected_root`.
+pub fn run(
+    data_dir: &DataDir,
+    bundle_path: &Path,
+    expected_root: &Fingerprint,
+) -> Result<(), Error> {
     let identity = data_dir.load_identity()?;
     let ciphertext = files::read(bundle_path)?;
     let rejected = |reason: String| Error::BundleRejected {
@@ -37,6 +44,12 @@ pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
     bundle
         .verify(now)
         .map_err(|error| rejected(error.to_string()))?;
+    if bundle.root.fingerprint != *expected_root {
+        return Err(rejected(format!(
+            "its root `{}` has SHA-256 {}, not the expected {expected_root}; the bundle was made by another CA, so do not import it, and compare --root-fingerprint with the fingerprint the ceremony printed",
+            bundle.root.subject, bundle.root.fingerprint
+        )));
+    }
     let Bundle {
         intermediate,
         root,
@@ -60,6 +73,12 @@ pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
 
     let sha256 = intermediate.fingerprint.to_hex();
     let mut connection = storage::open_read_write(&data_dir.database_path())?;
+    if let Some(other_root) = queries::other_root(&connection, &root.der)? {
+        return Err(rejected(format!(
+            "this data directory already holds intermediates of the root with SHA-256 {}; an issuer serves one root, so import this bundle into a new data directory",
+            Fingerprint::of(&other_root)
+        )));
+    }
     if let Some(existing) = queries::find_ca(&connection, &sha256)? {
         println!(
             "intermediate `{}` (SHA-256 {}) is already imported; nothing changed",
@@ -122,6 +141,13 @@ pub fn run(data_dir: &DataDir, bundle_path: &Path) -> Result<(), Error> {
         println!("  status:     active (serve signs with it)");
     } else {
         println!("  status:     inactive; another intermediate is active");
+        println!(
+            "  activate:   `ironroot-admin intermediates activate {sha256}` while the daemon runs,"
+        );
+        println!(
+            "              or `ironroot-issuer activate --data-dir {} {sha256}` while it is stopped",
+            data_dir.root().display()
+        );
     }
     Ok(())
 }
@@ -166,6 +192,18 @@ fn insert(
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     record.active = queries::active_ca(&transaction)?.is_none();
     queries::insert_ca(&transaction, &record)?;
+    let event = AuditEvent::new(
+        "import",
+        CLI_ACTOR,
+        None,
+        serde_json::json!({
+            "sha256": record.sha256,
+            "subject": record.subject,
+            "not_after": record.not_after,
+            "active": record.active,
+        }),
+    );
+    audit::append_cli(&transaction, &event)?;
     transaction.commit()?;
     Ok(record.active)
 }

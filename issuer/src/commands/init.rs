@@ -14,7 +14,8 @@ use crate::storage;
 /// its recipient is printed again. The recipient is always the last line of stdout.
 pub fn run(data_dir: &DataDir) -> Result<(), Error> {
     files::create_private_dir(data_dir.root())?;
-    let recipient = if data_dir.identity_path().exists() {
+    let existed = data_dir.identity_path().exists();
+    let recipient = if existed {
         let recipient = data_dir.recipient()?;
         println!(
             "{} is already initialised; keeping its identity",
@@ -26,7 +27,9 @@ pub fn run(data_dir: &DataDir) -> Result<(), Error> {
     };
     files::create_private_dir(&data_dir.intermediates_dir())?;
     storage::open_read_write(&data_dir.database_path())?;
-    tracing::info!(data_dir = %data_dir.root().display(), recipient = %recipient, "data directory initialised");
+    if !existed {
+        tracing::info!(data_dir = %data_dir.root().display(), recipient = %recipient, "data directory initialised");
+    }
     println!("give this recipient to the ceremony (sign-intermediate --recipient):");
     println!("{recipient}");
     Ok(())

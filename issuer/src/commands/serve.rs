@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::AppState;
+use crate::api::{AppState, Listener};
+use crate::authority::registry::Intermediates;
 use crate::authority::{ActiveCa, issue};
 use crate::cli::ServeArgs;
 use crate::config::{Config, FileConfig, TlsSource};
@@ -43,6 +44,8 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
 
 async fn serve(data_dir: DataDir, config: Config) -> Result<(), Error> {
     data_dir.require_initialised()?;
+    // Held until this function returns; the OS releases it if the process dies.
+    let _lock = data_dir.lock()?;
     let database = data_dir.database_path();
     if !database.exists() {
         return Err(Error::NoIntermediate {
@@ -53,11 +56,10 @@ async fn serve(data_dir: DataDir, config: Config) -> Result<(), Error> {
     files::check_private(&database)?;
     let connection = storage::open_read_write(&database)?;
     let now = OffsetDateTime::now_utc();
-    let ca = ActiveCa::load(&data_dir, &connection, now)?;
-    log_ca(&ca);
-
+    let intermediates = Intermediates::load(&data_dir, &connection, &config, now)?;
+    log_ca(&intermediates.active());
     let (writer, writer_thread) = writer::start(connection, config.commit_batch_max)?;
-    let result = serve_with_writer(&data_dir, config, ca, writer).await;
+    let result = serve_with_writer(&data_dir, config, intermediates, writer).await;
     // Every job queued before this point is committed before the thread ends.
     let stopped = tokio::task::spawn_blocking(move || writer_thread.stop()).await;
     if let Err(error) = stopped {
@@ -72,9 +74,18 @@ async fn serve(data_dir: DataDir, config: Config) -> Result<(), Error> {
 async fn serve_with_writer(
     data_dir: &DataDir,
     config: Config,
-    ca: ActiveCa,
+    intermediates: Intermediates,
     writer: Writer,
 ) -> Result<(), Error> {
+    let ca = intermediates.active();
+    // Client certificates are verified against the root loaded here; import
+    // refuses intermediates of any other root, so activation never changes it.
+    // Bind first, so a port already in use costs no server certificate.
+    let (listener, address) = bind(config.listen).await?;
+    let public = match config.crl_listen {
+        Some(crl_listen) => Some(bind(crl_listen).await?),
+        None => None,
+    };
     let acceptor = match &config.tls {
         TlsSource::SelfIssued => {
             let identity = self_issued_identity(&ca, &config, &writer).await?;
@@ -92,22 +103,122 @@ async fn serve_with_writer(
         }
         TlsSource::PlainHttp => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|error| Error::Bind {
-            address: config.listen.to_string(),
-            reason: error.to_string(),
-        })?;
-    let address = listener.local_addr().map_err(|error| Error::Bind {
-        address: config.listen.to_string(),
-        reason: error.to_string(),
-    })?;
     let readers = ReadPool::new(&data_dir.database_path(), read_pool_size());
     let scheme = if acceptor.is_some() { "https" } else { "http" };
-    let state = Arc::new(AppState::new(ca, config, writer, readers));
+    let state = Arc::new(AppState::new(
+        intermediates,
+        config,
+        writer,
+        readers,
+        data_dir.clone(),
+    ));
+    let now = OffsetDateTime::now_utc();
+    state
+        .crls
+        .refresh_due(
+            &state.intermediates.all(),
+            &state.readers,
+            &state.writer,
+            now,
+        )
+        .await;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let background = [
+        tokio::spawn(revocation_tasks::refresh_crls(
+            state.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(revocation_tasks::warn_expiry(
+            state.clone(),
+            stopped.clone(),
+        )),
+    ];
+    let public_server = public.map(|(public_listener, public_address)| {
+        tracing::info!(address = %public_address, scheme = "http", "listening for CRL and OCSP requests");
+        tokio::spawn(server::run(
+            public_listener,
+            Listener::Public,
+            None,
+            state.clone(),
+            wait_for(stopped.clone()),
+        ))
+    });
     tracing::info!(%address, scheme, "listening");
-    server::run(listener, acceptor, state, shutdown_signal()).await;
+    server::run(listener, Listener::Api, acceptor, state, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await;
+    if let Some(public_server) = public_server {
+        let _ = public_server.await;
+    }
+    for task in background {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+async fn bind(address: std::net::SocketAddr) -> Result<(TcpListener, std::net::SocketAddr), Error> {
+    let bind_error = |error: std::io::Error| Error::Bind {
+        address: address.to_string(),
+        reason: error.to_string(),
+    };
+    let listener = TcpListener::bind(address).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Completes once `stopped` turns true (or its sender is gone).
+async fn wait_for(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Background work of the revocation service.
+mod revocation_tasks {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use time::OffsetDateTime;
+    use tokio::sync::watch;
+
+    use crate::api::{AppState, log_expiry_warnings};
+
+    /// How often expiry warnings repeat.
+    const WARNING_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// Regenerates every CRL whose validity is two thirds over.
+    pub(super) async fn refresh_crls(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
+        let interval = state.crls.check_interval();
+        loop {
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            let cas = state.intermediates.all();
+            state
+                .crls
+                .refresh_due(
+                    &cas,
+                    &state.readers,
+                    &state.writer,
+                    OffsetDateTime::now_utc(),
+                )
+                .await;
+        }
+    }
+
+    /// Logs a warning at start-up and then daily for each intermediate that
+    /// is within `expiry_warning` of its notAfter.
+    pub(super) async fn warn_expiry(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
+        loop {
+            log_expiry_warnings(&state);
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(WARNING_INTERVAL) => {}
+            }
+        }
+    }
 }
 
 fn log_ca(ca: &ActiveCa) {

@@ -5,6 +5,8 @@
 //! the [`writer`] thread, which batches commits. Request handlers read through
 //! a [`ReadPool`] of read-only connections, which WAL mode lets run beside the writer.
 
+pub mod admin_queries;
+pub mod lineage;
 pub mod queries;
 pub mod schema;
 pub mod writer;

@@ -172,6 +172,21 @@ pub fn find_ca(connection: &Connection, sha256: &str) -> Result<Option<CaRecord>
         .optional()?)
 }
 
+/// Returns the root certificate of an imported CA whose root differs from
+/// `root_der`, if there is one.
+pub fn other_root(
+    connection: &Connection,
+    root_der: &[u8],
+) -> Result<Option<Vec<u8>>, StorageError> {
+    Ok(connection
+        .query_row(
+            "SELECT root_der FROM cas WHERE root_der != ?1 LIMIT 1",
+            [root_der],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
 /// Returns the active CA, if one is imported.
 pub fn active_ca(connection: &Connection) -> Result<Option<CaRecord>, StorageError> {
     let sql = format!("SELECT {CA_COLUMNS} FROM cas WHERE active = 1");
@@ -285,7 +300,7 @@ pub fn consume_token(
     let changed = connection
         .prepare_cached(
             "UPDATE tokens SET used_at = ?1, used_by_serial = ?2
-             WHERE token_hash = ?3 AND used_at IS NULL AND expires_at > ?1",
+             WHERE token_hash = ?3 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1",
         )?
         .execute(params![now, serial, token_hash])?;
     Ok(changed == 1)
@@ -329,4 +344,174 @@ pub fn find_admin_credential(
             })
         })
         .optional()?)
+}
+
+/// Returns every imported CA, newest import first.
+pub fn list_cas(connection: &Connection) -> Result<Vec<CaRecord>, StorageError> {
+    let sql = format!("SELECT {CA_COLUMNS} FROM cas ORDER BY imported_at DESC, id DESC");
+    let mut statement = connection.prepare(&sql)?;
+    let rows = statement.query_map([], ca_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Makes the CA `id` the only active one.
+pub fn set_active_ca(connection: &Connection, id: i64) -> Result<(), StorageError> {
+    connection.execute(
+        "UPDATE cas SET active = 0 WHERE active = 1 AND id <> ?1",
+        [id],
+    )?;
+    let changed = connection.execute("UPDATE cas SET active = 1 WHERE id = ?1", [id])?;
+    if changed != 1 {
+        return Err(StorageError::InvalidRow(format!("no CA with id {id}")));
+    }
+    Ok(())
+}
+
+/// The facts of an issued certificate that revocation and OCSP need.
+#[derive(Clone, Debug)]
+pub struct CertificateStatus {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// Issuing CA, `cas.id`.
+    pub ca_id: i64,
+    /// Subject in RFC 4514 form.
+    pub subject: String,
+    /// notAfter, unix seconds.
+    pub not_after: i64,
+    /// The revocation, if the certificate is revoked.
+    pub revocation: Option<RevocationRecord>,
+}
+
+/// A row of `revocations`.
+#[derive(Clone, Debug)]
+pub struct RevocationRecord {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// When the certificate was revoked, unix seconds.
+    pub revoked_at: i64,
+    /// RFC 5280 CRLReason code.
+    pub reason: u8,
+    /// Id of the HTTP request that revoked it.
+    pub request_id: Option<String>,
+}
+
+/// Looks up a certificate and its revocation by serial.
+pub fn certificate_status(
+    connection: &Connection,
+    serial: &str,
+) -> Result<Option<CertificateStatus>, StorageError> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT c.serial, c.ca_id, c.subject, c.not_after, r.revoked_at, r.reason, r.request_id
+             FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial
+             WHERE c.serial = ?1",
+        )?
+        .query_row([serial], |row| {
+            let revoked_at: Option<i64> = row.get(4)?;
+            let revocation = match revoked_at {
+                Some(revoked_at) => Some(RevocationRecord {
+                    serial: row.get(0)?,
+                    revoked_at,
+                    reason: row.get(5)?,
+                    request_id: row.get(6)?,
+                }),
+                None => None,
+            };
+            Ok(CertificateStatus {
+                serial: row.get(0)?,
+                ca_id: row.get(1)?,
+                subject: row.get(2)?,
+                not_after: row.get(3)?,
+                revocation,
+            })
+        })
+        .optional()?)
+}
+
+/// Inserts a revocation.
+pub fn insert_revocation(
+    connection: &Connection,
+    revocation: &RevocationRecord,
+) -> Result<(), StorageError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO revocations (serial, revoked_at, reason, request_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            revocation.serial,
+            revocation.revoked_at,
+            revocation.reason,
+            revocation.request_id
+        ])?;
+    Ok(())
+}
+
+/// Returns the revocations of certificates issued by CA `ca_id` that have
+/// not expired at `now` (unix seconds), oldest first.
+pub fn unexpired_revocations(
+    connection: &Connection,
+    ca_id: i64,
+    now: i64,
+) -> Result<Vec<RevocationRecord>, StorageError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT r.serial, r.revoked_at, r.reason, r.request_id
+         FROM revocations r JOIN certificates c ON c.serial = r.serial
+         WHERE c.ca_id = ?1 AND c.not_after > ?2
+         ORDER BY r.revoked_at, r.serial",
+    )?;
+    let rows = statement.query_map(params![ca_id, now], |row| {
+        Ok(RevocationRecord {
+            serial: row.get(0)?,
+            revoked_at: row.get(1)?,
+            reason: row.get(2)?,
+            request_id: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The newest CRL of a CA.
+#[derive(Clone, Debug)]
+pub struct CrlRecord {
+    /// Issuing CA, `cas.id`.
+    pub ca_id: i64,
+    /// CRL number.
+    pub crl_number: i64,
+    /// thisUpdate, unix seconds.
+    pub this_update: i64,
+    /// nextUpdate, unix seconds.
+    pub next_update: i64,
+    /// The CRL DER.
+    pub der: Vec<u8>,
+}
+
+/// Returns the highest CRL number stored for CA `ca_id`, or 0.
+pub fn last_crl_number(connection: &Connection, ca_id: i64) -> Result<i64, StorageError> {
+    Ok(connection
+        .prepare_cached("SELECT crl_number FROM crls WHERE ca_id = ?1")?
+        .query_row([ca_id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Stores `crl` unless a CRL with the same or a higher number is stored, and
+/// returns whether it stored it.
+pub fn store_crl(connection: &Connection, crl: &CrlRecord) -> Result<bool, StorageError> {
+    let changed = connection
+        .prepare_cached(
+            "INSERT INTO crls (ca_id, crl_number, this_update, next_update, der)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (ca_id) DO UPDATE SET crl_number = excluded.crl_number,
+                 this_update = excluded.this_update, next_update = excluded.next_update,
+                 der = excluded.der
+             WHERE excluded.crl_number > crls.crl_number",
+        )?
+        .execute(params![
+            crl.ca_id,
+            crl.crl_number,
+            crl.this_update,
+            crl.next_update,
+            crl.der
+        ])?;
+    Ok(changed == 1)
 }

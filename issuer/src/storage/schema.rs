@@ -64,6 +64,12 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
+    // 2: the tamper-evident audit log.
+    include_str!("migrations/0002_audit.sql"),
+    // 3: revocations, CRL numbering and several intermediates.
+    include_str!("migrations/0003_revocation.sql"),
+    // 4: policy profiles and renewal lineage.
+    include_str!("migrations/0004_policy.sql"),
 ];
 
 /// Returns the schema version this build writes.

@@ -12,7 +12,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StorageError;
-use super::queries::{self, CertificateRecord, TokenRecord};
+use super::lineage;
+use super::queries::{self, CertificateRecord, CrlRecord, RevocationRecord, TokenRecord};
+use crate::audit::{self, AuditChain, AuditEvent};
 
 /// Jobs that may wait in the channel before senders have to wait for room.
 const QUEUE_CAPACITY: usize = 4096;
@@ -30,6 +32,62 @@ pub enum Job {
     },
     /// Stores a new bootstrap token.
     StoreToken(TokenRecord),
+    /// Stores a new bootstrap token bound to a policy profile.
+    StoreTokenWithProfile {
+        /// The token row.
+        token: TokenRecord,
+        /// The profile name.
+        profile: String,
+    },
+    /// Stores a certificate issued under `profile`, consuming `token_hash`
+    /// when set, and marks `supersedes` (a renewed certificate) superseded by
+    /// it. Fails with [`WriteError::AlreadySuperseded`] when `supersedes` was
+    /// renewed or revoked in the meantime.
+    StoreIssued {
+        /// The certificate row.
+        certificate: CertificateRecord,
+        /// Hex SHA-256 of the token that authorised the certificate.
+        token_hash: Option<String>,
+        /// The profile it was issued under.
+        profile: String,
+        /// Serial of the certificate this one renews.
+        supersedes: Option<String>,
+    },
+    /// Runs `job`, then appends `events` to the audit log in the same
+    /// savepoint, so the rows exist exactly when the job's changes do.
+    Audited {
+        /// The state change.
+        job: Box<Job>,
+        /// Audit rows describing it.
+        events: Vec<AuditEvent>,
+    },
+    /// Appends one audit row and changes nothing else.
+    Audit(AuditEvent),
+    /// Marks an unused, unrevoked token revoked; fails with
+    /// [`WriteError::TokenUnavailable`] when it was used or revoked meanwhile.
+    RevokeToken {
+        /// Public id of the token.
+        token_id: String,
+        /// Revocation time, unix seconds.
+        at: i64,
+    },
+    /// Revokes a certificate unless it is unknown, already revoked or
+    /// expired at `revocation.revoked_at`.
+    Revoke(RevocationRecord),
+    /// Stores a CA's new CRL unless a higher number is stored.
+    StoreCrl(CrlRecord),
+    /// Makes the CA with this `cas.id` the active one.
+    ActivateCa(i64),
+}
+
+impl Job {
+    /// Wraps `self` so that `events` are appended in the same savepoint.
+    pub fn audited(self, events: Vec<AuditEvent>) -> Self {
+        Self::Audited {
+            job: Box::new(self),
+            events,
+        }
+    }
 }
 
 /// Reason a job was not committed.
@@ -41,6 +99,16 @@ pub enum WriteError {
     Failed(String),
     #[error("the database writer has stopped")]
     Stopped,
+    #[error("the certificate was already renewed or revoked")]
+    AlreadySuperseded,
+    #[error("no certificate with this serial is stored")]
+    CertificateNotFound,
+    #[error("the certificate was already revoked")]
+    AlreadyRevoked(RevocationRecord),
+    #[error("the certificate expired at unix time {0}")]
+    CertificateExpired(i64),
+    #[error("a CRL with the same or a higher number is already stored")]
+    CrlNumberNotHigher,
 }
 
 enum Message {
@@ -62,15 +130,17 @@ pub struct WriterThread {
 }
 
 /// Starts the writer thread on `connection`, committing at most `batch_max`
-/// jobs per transaction.
+/// jobs per transaction. The audit chain head is read once here and then
+/// kept in memory by the thread.
 pub fn start(
     connection: Connection,
     batch_max: usize,
 ) -> Result<(Writer, WriterThread), StorageError> {
+    let chain = AuditChain::load(&connection)?;
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let handle = std::thread::Builder::new()
         .name("ironroot-db-writer".to_owned())
-        .spawn(move || run(connection, receiver, batch_max.max(1)))
+        .spawn(move || run(connection, chain, receiver, batch_max.max(1)))
         .map_err(|error| {
             StorageError::InvalidRow(format!("cannot start the writer thread: {error}"))
         })?;
@@ -106,7 +176,12 @@ impl WriterThread {
     }
 }
 
-fn run(mut connection: Connection, mut receiver: mpsc::Receiver<Message>, batch_max: usize) {
+fn run(
+    mut connection: Connection,
+    mut chain: AuditChain,
+    mut receiver: mpsc::Receiver<Message>,
+    batch_max: usize,
+) {
     let mut batch = Vec::with_capacity(batch_max);
     let mut stopping = false;
     while !stopping {
@@ -124,16 +199,17 @@ fn run(mut connection: Connection, mut receiver: mpsc::Receiver<Message>, batch_
                 Err(_) => break,
             }
         }
-        commit_batch(&mut connection, &mut batch);
+        commit_batch(&mut connection, &mut chain, &mut batch);
     }
     tracing::debug!("database writer stopped");
 }
 
 type Pending = (Box<Job>, oneshot::Sender<Result<(), WriteError>>);
 
-fn commit_batch(connection: &mut Connection, batch: &mut Vec<Pending>) {
+fn commit_batch(connection: &mut Connection, chain: &mut AuditChain, batch: &mut Vec<Pending>) {
     let size = batch.len();
-    match apply_batch(connection, batch) {
+    let chain_before = chain.clone();
+    match apply_batch(connection, chain, batch) {
         Ok(results) => {
             for ((_, reply), result) in batch.drain(..).zip(results) {
                 // The requester may have gone away; the row stays committed.
@@ -141,6 +217,8 @@ fn commit_batch(connection: &mut Connection, batch: &mut Vec<Pending>) {
             }
         }
         Err(error) => {
+            // Nothing of the batch was written, so the head goes back too.
+            *chain = chain_before;
             tracing::error!(%error, jobs = size, "database commit failed; every job of the batch is reported as failed");
             for (_, reply) in batch.drain(..) {
                 let _ = reply.send(Err(WriteError::Failed(error.to_string())));
@@ -152,19 +230,40 @@ fn commit_batch(connection: &mut Connection, batch: &mut Vec<Pending>) {
 
 /// Runs every job in its own savepoint and commits once. Returns each job's
 /// outcome, or an error when the transaction as a whole failed.
+/// Reloads the audit chain head when another connection (a command such as
+/// `backup` or `activate`) committed since this connection last looked.
+/// `PRAGMA data_version` changes only on such commits and reads no page, so
+/// the head stays in memory in the normal case.
+fn reload_chain_if_changed(
+    connection: &Connection,
+    chain: &mut AuditChain,
+) -> Result<(), StorageError> {
+    let version: i64 = connection.pragma_query_value(None, "data_version", |row| row.get(0))?;
+    if version != chain.data_version {
+        *chain = AuditChain::load(connection)?;
+        chain.data_version = version;
+    }
+    Ok(())
+}
+
 fn apply_batch(
     connection: &mut Connection,
+    chain: &mut AuditChain,
     batch: &[Pending],
 ) -> Result<Vec<Result<(), WriteError>>, StorageError> {
     let mut transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    reload_chain_if_changed(&transaction, chain)?;
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         let savepoint = transaction.savepoint()?;
-        let result = apply_job(&savepoint, job);
+        let chain_before = chain.clone();
+        let result = apply_job(&savepoint, chain, job);
         if result.is_ok() {
             savepoint.commit()?;
         } else {
-            // The default drop behaviour rolls back to the savepoint and releases it.
+            // The default drop behaviour rolls back to the savepoint and
+            // releases it, which also drops any audit row the job appended.
+            *chain = chain_before;
             savepoint.finish()?;
         }
         results.push(result);
@@ -173,7 +272,7 @@ fn apply_batch(
     Ok(results)
 }
 
-fn apply_job(connection: &Connection, job: &Job) -> Result<(), WriteError> {
+fn apply_job(connection: &Connection, chain: &mut AuditChain, job: &Job) -> Result<(), WriteError> {
     let failed = |error: StorageError| WriteError::Failed(error.to_string());
     match job {
         Job::StoreCertificate {
@@ -195,5 +294,90 @@ fn apply_job(connection: &Connection, job: &Job) -> Result<(), WriteError> {
             queries::insert_certificate(connection, certificate).map_err(failed)
         }
         Job::StoreToken(token) => queries::insert_token(connection, token).map_err(failed),
+        Job::StoreTokenWithProfile { token, profile } => {
+            queries::insert_token(connection, token).map_err(failed)?;
+            lineage::set_token_profile(connection, &token.token_hash, profile).map_err(failed)
+        }
+        Job::StoreIssued {
+            certificate,
+            token_hash,
+            profile,
+            supersedes,
+        } => store_issued(
+            connection,
+            certificate,
+            token_hash.as_deref(),
+            profile,
+            supersedes.as_deref(),
+        ),
+        Job::Audited { job, events } => {
+            apply_job(connection, chain, job)?;
+            for event in events {
+                audit::append(connection, chain, event).map_err(failed)?;
+            }
+            Ok(())
+        }
+        Job::Audit(event) => audit::append(connection, chain, event).map_err(failed),
+        Job::RevokeToken { token_id, at } => {
+            if super::admin_queries::revoke_token(connection, token_id, *at).map_err(failed)? {
+                Ok(())
+            } else {
+                Err(WriteError::TokenUnavailable)
+            }
+        }
+        Job::Revoke(revocation) => revoke(connection, revocation),
+        Job::StoreCrl(crl) => match queries::store_crl(connection, crl).map_err(failed)? {
+            true => Ok(()),
+            false => Err(WriteError::CrlNumberNotHigher),
+        },
+        Job::ActivateCa(id) => queries::set_active_ca(connection, *id).map_err(failed),
     }
+}
+
+/// Checks and records a revocation inside the job's savepoint, so two
+/// concurrent requests for one serial cannot both succeed.
+fn revoke(connection: &Connection, revocation: &RevocationRecord) -> Result<(), WriteError> {
+    let failed = |error: StorageError| WriteError::Failed(error.to_string());
+    let status = queries::certificate_status(connection, &revocation.serial)
+        .map_err(failed)?
+        .ok_or(WriteError::CertificateNotFound)?;
+    if let Some(existing) = status.revocation {
+        return Err(WriteError::AlreadyRevoked(existing));
+    }
+    if status.not_after <= revocation.revoked_at {
+        return Err(WriteError::CertificateExpired(status.not_after));
+    }
+    queries::insert_revocation(connection, revocation).map_err(failed)
+}
+
+/// Stores an issued certificate with its profile; consumes the token and
+/// supersedes the renewed certificate in the same savepoint.
+fn store_issued(
+    connection: &Connection,
+    certificate: &CertificateRecord,
+    token_hash: Option<&str>,
+    profile: &str,
+    supersedes: Option<&str>,
+) -> Result<(), WriteError> {
+    let failed = |error: StorageError| WriteError::Failed(error.to_string());
+    if let Some(token_hash) = token_hash {
+        let consumed = queries::consume_token(
+            connection,
+            token_hash,
+            &certificate.serial,
+            certificate.issued_at,
+        )
+        .map_err(failed)?;
+        if !consumed {
+            return Err(WriteError::TokenUnavailable);
+        }
+    }
+    queries::insert_certificate(connection, certificate).map_err(failed)?;
+    lineage::set_certificate_profile(connection, &certificate.serial, profile).map_err(failed)?;
+    if let Some(old_serial) = supersedes
+        && !lineage::supersede(connection, old_serial, &certificate.serial).map_err(failed)?
+    {
+        return Err(WriteError::AlreadySuperseded);
+    }
+    Ok(())
 }

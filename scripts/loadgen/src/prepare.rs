@@ -28,6 +28,7 @@ pub(crate) async fn jobs(admin: &Client, level: usize, count: usize) -> anyhow::
         let request = CreateTokenRequest {
             names: vec![name.clone()],
             ttl_seconds: Some(3600),
+            profile: None,
         };
         let response = admin
             .create_token(&request)
