@@ -1,12 +1,10 @@
 //! RFC 5280 profile linter for certificates and CRLs.
 //!
 //! The ceremony lints every certificate and CRL signed with a throwaway key
-//! before the real key signs it (see [`crate::signing`]).
+//! before the real key signs it (see [`crate::signing`]). The issuer lints each
+//! certificate it signs before storing or returning it.
 //! Each finding carries a stable code (`cert.serial.too_short`) that tests and
 //! transcripts can match on.
-//!
-//! TODO: the issuer daemon does not lint the leaves it issues yet; call
-//! [`lint_certificate`] there once its cost per certificate is measured.
 
 use std::collections::HashSet;
 use std::fmt;
