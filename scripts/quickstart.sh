@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs IronRoot's whole trust chain on this machine: a rehearsal root ceremony
-# with throwaway passphrases, the age bundle, an issuer daemon on loopback with
-# TLS, a workload enrollment, then `openssl verify` of the chain and a real TLS
-# handshake with the issued certificate.
+# Runs IronRoot's whole trust chain on this machine. A rehearsal root ceremony
+# with throwaway passphrases seals an age bundle, an issuer daemon imports it and
+# serves on loopback with TLS, and a workload enrolls. Then `openssl verify`
+# checks the chain and a real TLS handshake uses the issued certificate.
 #
 # Usage: scripts/quickstart.sh [DIR]
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every IronRoot check and test on a fresh Debian machine: formatting,
 # clippy, the dependency guards, unit and end-to-end tests, and the quickstart.
-# It installs what the tests need (openssl, pkilint in .venv) first.
+# First it installs what the tests need (openssl, and pkilint in .venv).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -21,6 +21,91 @@ pub(crate) enum Command {
     InitRoot(InitRootArgs),
     /// Sign an intermediate CA with the root key and seal it for an issuing host.
     SignIntermediate(SignIntermediateArgs),
+    /// Run the ceremony described by a ceremony file (see docs/ceremony-files.md).
+    Run(RunArgs),
+    /// Check a transcript's hash chain and signature.
+    VerifyTranscript(VerifyTranscriptArgs),
+    /// Verify a transcript and write it as Markdown for the ceremony binder.
+    RenderTranscript(RenderTranscriptArgs),
+    /// Drill: prove that custodians' shares still recover the root key, in memory only.
+    VerifyShares(VerifySharesArgs),
+}
+
+/// Arguments of `verify-shares`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifySharesArgs {
+    /// The root key encrypted to the split identity (root.key.age).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) encrypted_key: PathBuf,
+
+    /// Root certificate (PEM) that the recovered key must match.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) root_cert: PathBuf,
+
+    /// A custodian's share file; repeat for each share (at least the threshold).
+    #[arg(long = "share", value_name = "FILE", required = true)]
+    pub(crate) shares: Vec<PathBuf>,
+
+    /// A custodian's age identity file (mode 0600); repeat for each share that is
+    /// encrypted to a recipient. Each share is matched to the identity of the
+    /// recipient named in its Protection header.
+    #[arg(long = "identity", value_name = "FILE")]
+    pub(crate) identities: Vec<PathBuf>,
+
+    /// A custodian's passphrase file (mode 0600, first line); repeat for each share
+    /// whose Protection header is `passphrase`, in the order of those shares among
+    /// --share. Shares without a file are asked for on the terminal.
+    #[arg(long = "passphrase-file", value_name = "FILE")]
+    pub(crate) passphrase_files: Vec<PathBuf>,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The ceremony file (TOML).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+
+    /// Rehearse with throwaway keys; outputs go to a scratch directory only.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Run without prompts; passphrases come from files named in the ceremony
+    /// file or from --passphrase-file.
+    #[arg(long)]
+    pub(crate) yes: bool,
+
+    /// Accept validity above 25 years (root) or 8 years (intermediate).
+    #[arg(long)]
+    pub(crate) allow_long_validity: bool,
+
+    /// Passphrase file (mode 0600) for the root key when the ceremony file names none.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+/// Arguments of `verify-transcript`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyTranscriptArgs {
+    /// The transcript (JSON lines).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+
+    /// Certificate (PEM) whose key must have signed the transcript.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) signer_cert: Option<PathBuf>,
+}
+
+/// Arguments of `render-transcript`.
+#[derive(Debug, Args)]
+pub(crate) struct RenderTranscriptArgs {
+    /// The transcript (JSON lines).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+
+    /// Markdown file to create (never overwritten).
+    #[arg(long, value_name = "FILE.md")]
+    pub(crate) out: PathBuf,
 }
 
 /// Arguments of `init-root`.

@@ -132,6 +132,48 @@ pub(crate) enum CeremonyError {
 
     #[error(transparent)]
     Core(#[from] ironroot_core::Error),
+
+    #[error(transparent)]
+    Custody(#[from] crate::custody::CustodyError),
+
+    #[error("invalid ceremony file '{}':{}", path.display(), format_field_errors(errors))]
+    InvalidCeremonyFile {
+        path: PathBuf,
+        errors: Vec<crate::ceremony_file::FieldError>,
+    },
+
+    #[error("{field} '{}' already exists", path.display())]
+    OutputFieldExists { field: String, path: PathBuf },
+
+    #[error("{0}")]
+    Ceremony(String),
+
+    #[error("the ceremony was stopped at step `{step}`; nothing was written")]
+    Aborted { step: String },
+
+    #[error("{}{}: {reason}", seq.map_or_else(String::new, |seq| format!("transcript entry seq {seq}, ")), line_label(*line))]
+    TranscriptTampered {
+        line: usize,
+        seq: Option<u64>,
+        reason: String,
+    },
+
+    #[error(
+        "the transcript was signed by the public key with SHA-256 {found}, not by the --signer-cert key {expected}"
+    )]
+    TranscriptSigner { expected: String, found: String },
+}
+
+fn format_field_errors(errors: &[crate::ceremony_file::FieldError]) -> String {
+    errors.iter().map(|error| format!("\n  {error}")).collect()
+}
+
+fn line_label(line: usize) -> String {
+    if line == 0 {
+        "the file".to_owned()
+    } else {
+        format!("line {line}")
+    }
 }
 
 impl CeremonyError {
@@ -154,6 +196,8 @@ impl CeremonyError {
             | Self::NotADirectory { .. }
             | Self::OutputExists { .. }
             | Self::DuplicateOutput { .. }
+            | Self::InvalidCeremonyFile { .. }
+            | Self::OutputFieldExists { .. }
             | Self::OutputDirectoryMissing { .. } => EXIT_USAGE,
             Self::Core(ironroot_core::Error::InvalidSubject(_)) => EXIT_USAGE,
             _ => EXIT_FAILURE,
@@ -193,10 +237,17 @@ impl CeremonyError {
             Self::WrongPassphrase { .. } => "check the passphrase, and that --root-key names \
                 the key written together with --root-cert"
                 .to_owned(),
+            Self::InvalidCeremonyFile { .. } => "fix the fields listed above; docs/ceremony-files.md \
+                describes every field. No key was generated or unlocked"
+                .to_owned(),
+            Self::TranscriptTampered { .. } | Self::TranscriptSigner { .. } => {
+                "compare the transcript with the copy in the ceremony binder; do not trust this file"
+                    .to_owned()
+            }
             Self::OutputDirectoryMissing { directory, .. } => {
                 format!("create the directory '{}' first, or choose another path", directory.display())
             }
-            Self::OutputExists { .. } => "the ceremony never overwrites files; choose another \
+            Self::OutputExists { .. } | Self::OutputFieldExists { .. } => "the ceremony never overwrites files; choose another \
                 path or move the old file away"
                 .to_owned(),
             Self::NotADirectory { .. } => {
@@ -211,6 +262,7 @@ impl CeremonyError {
                 with `sha256sum` and the fingerprint with `openssl x509 -noout -fingerprint -sha256`"
                 .to_owned(),
             Self::SelfCheck(_) => "nothing was written; report this as a bug in IronRoot".to_owned(),
+            Self::Custody(error) => return error.hint(),
             _ => return None,
         };
         Some(hint)

@@ -4,14 +4,21 @@
 
 #![forbid(unsafe_code)]
 
+mod ceremony_file;
 mod checks;
 mod cli;
 mod commands;
+mod custody;
+mod engine;
 mod error;
+mod kinds;
 mod outputs;
 mod passphrase;
 mod recipient;
 mod report;
+mod runbook;
+mod staging;
+mod transcript;
 mod validity;
 
 use std::process::ExitCode;

@@ -47,6 +47,14 @@ pub enum Error {
     Rcgen(#[from] rcgen::Error),
     #[error("key generation failed: the system random number generator is unavailable")]
     Random,
+    #[error(
+        "{what} fails the RFC 5280 profile checks, so it was not signed with the real key:{}",
+        crate::lint::format_findings(findings)
+    )]
+    Lint {
+        what: String,
+        findings: Vec<crate::lint::Finding>,
+    },
     #[error(transparent)]
     Bundle(#[from] crate::bundle::BundleError),
 }

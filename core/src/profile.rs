@@ -300,3 +300,223 @@ pub fn client_with_uri(
     params.use_authority_key_identifier_extension = true;
     Ok(params)
 }
+
+/// An IP address range of a name constraint, written in CIDR form
+/// (`10.0.0.0/8`, `fd00::/8`). The address has no bits set beyond the prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpRange {
+    /// Network address.
+    pub address: std::net::IpAddr,
+    /// Prefix length in bits: at most 32 for IPv4 and 128 for IPv6.
+    pub prefix_len: u8,
+}
+
+impl IpRange {
+    /// Returns the address followed by the mask, the encoding of an iPAddress
+    /// name constraint (RFC 5280 section 4.2.1.10): 8 octets for IPv4, 32 for IPv6.
+    pub fn to_constraint_bytes(&self) -> Vec<u8> {
+        let mut bytes = match self.address {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        let total = bytes.len();
+        for index in 0..total {
+            let bits_before = index * 8;
+            let prefix = usize::from(self.prefix_len);
+            let mask = if prefix >= bits_before + 8 {
+                0xff
+            } else if prefix <= bits_before {
+                0
+            } else {
+                0xffu8 << (8 - (prefix - bits_before))
+            };
+            bytes.push(mask);
+        }
+        bytes
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidName {
+            name: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (address, prefix) = value
+            .split_once('/')
+            .ok_or_else(|| invalid("is not in CIDR form such as `10.0.0.0/8` or `fd00::/8`"))?;
+        let address: std::net::IpAddr = address
+            .parse()
+            .map_err(|_| invalid("does not start with an IPv4 or IPv6 address"))?;
+        let prefix_len: u8 = prefix
+            .parse()
+            .map_err(|_| invalid("has a prefix length that is not a number"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        if prefix_len > max {
+            return Err(invalid(&format!(
+                "has a prefix length above {max}, the address length"
+            )));
+        }
+        let range = Self {
+            address,
+            prefix_len,
+        };
+        let bytes = range.to_constraint_bytes();
+        let (address_bytes, mask) = bytes.split_at(bytes.len() / 2);
+        if address_bytes.iter().zip(mask).any(|(a, m)| a & !m != 0) {
+            return Err(invalid(
+                "has address bits set beyond the prefix; write the network address",
+            ));
+        }
+        Ok(range)
+    }
+}
+
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix_len)
+    }
+}
+
+/// One side (permitted or excluded) of a name constraints extension.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameSubtrees {
+    /// DNS name subtrees (`example.com` covers the name and every name below it).
+    pub dns: Vec<String>,
+    /// IP address ranges.
+    pub ip: Vec<IpRange>,
+    /// Email domains (`example.com` covers every mailbox at that domain).
+    pub email: Vec<String>,
+    /// URI host subtrees (`example.com` is that host only, `.example.com`
+    /// every host below it, as RFC 5280 section 4.2.1.10 defines).
+    pub uri: Vec<String>,
+}
+
+impl NameSubtrees {
+    /// Returns whether no subtree is listed.
+    pub fn is_empty(&self) -> bool {
+        self.dns.is_empty() && self.ip.is_empty() && self.email.is_empty() && self.uri.is_empty()
+    }
+}
+
+/// A name constraints extension (RFC 5280 section 4.2.1.10), always critical.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameConstraints {
+    /// Names the CA may certify.
+    pub permitted: NameSubtrees,
+    /// Names the CA may not certify, even inside a permitted subtree.
+    pub excluded: NameSubtrees,
+}
+
+/// Optional extensions of an intermediate CA certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntermediateOptions {
+    /// Name constraints, or `None` for none.
+    pub name_constraints: Option<NameConstraints>,
+    /// pathLenConstraint, or `None` for no limit. The default is `Some(0)`: the
+    /// intermediate may issue only end-entity certificates.
+    pub path_len: Option<u8>,
+    /// Certificate policy OIDs in dotted form (`2.23.140.1.2.1`), written as a
+    /// non-critical certificatePolicies extension without qualifiers.
+    pub policy_oids: Vec<String>,
+    /// CRL distribution point URLs (`http://` or `ldap://`), non-critical.
+    pub crl_distribution_points: Vec<String>,
+    /// AIA caIssuers URLs, where the issuer's certificate can be fetched.
+    pub aia_ca_issuers: Vec<String>,
+    /// AIA OCSP responder URLs.
+    pub aia_ocsp: Vec<String>,
+}
+
+impl Default for IntermediateOptions {
+    fn default() -> Self {
+        Self {
+            name_constraints: None,
+            path_len: Some(0),
+            policy_oids: Vec::new(),
+            crl_distribution_points: Vec::new(),
+            aia_ca_issuers: Vec::new(),
+            aia_ocsp: Vec::new(),
+        }
+    }
+}
+
+/// Builds the parameters of an intermediate CA certificate like
+/// [`intermediate`], with the extensions of `options`. Every name, OID and URL
+/// is checked first, and the error names the one that is invalid.
+pub fn intermediate_with(
+    subject: &Subject,
+    validity: Validity,
+    options: &IntermediateOptions,
+) -> Result<CertificateParams, Error> {
+    let mut params = intermediate(subject, validity, 0)?;
+    params.is_ca = match options.path_len {
+        Some(path_len) => IsCa::Ca(BasicConstraints::Constrained(path_len)),
+        None => IsCa::Ca(BasicConstraints::Unconstrained),
+    };
+    if let Some(constraints) = &options.name_constraints {
+        params
+            .custom_extensions
+            .push(crate::extensions::name_constraints(constraints)?);
+    }
+    if !options.policy_oids.is_empty() {
+        params
+            .custom_extensions
+            .push(crate::extensions::certificate_policies(
+                &options.policy_oids,
+            )?);
+    }
+    for url in &options.crl_distribution_points {
+        crate::extensions::check_url(url, "CRL distribution point")?;
+    }
+    if !options.crl_distribution_points.is_empty() {
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: options.crl_distribution_points.clone(),
+        }];
+    }
+    if !options.aia_ca_issuers.is_empty() || !options.aia_ocsp.is_empty() {
+        params
+            .custom_extensions
+            .push(crate::extensions::authority_info_access(
+                &options.aia_ca_issuers,
+                &options.aia_ocsp,
+            )?);
+    }
+    Ok(params)
+}
+
+/// Builds the parameters of a cross-signed certificate for root rollover: the
+/// subject, public key, SKI and basic constraints of `new_root`, keyUsage
+/// keyCertSign and cRLSign, and an AKI that the signing (old) root fills in
+/// with its own SKI. Sign it with [`crate::signing::sign_checked`] and the old
+/// root, passing `new_root.public_key_der`.
+pub fn cross_signed(
+    new_root: &crate::cert::CertificateInfo,
+    validity: Validity,
+) -> Result<CertificateParams, Error> {
+    let invalid = |reason: String| Error::InvalidCertificate {
+        what: format!("new root `{}`", new_root.subject),
+        reason,
+    };
+    if !new_root.is_ca {
+        return Err(invalid(
+            "is not a CA certificate, so it cannot be cross-signed".to_owned(),
+        ));
+    }
+    let key_id = new_root.subject_key_id.clone().ok_or_else(|| {
+        invalid("has no subject key identifier, which the cross-signed copy must repeat".to_owned())
+    })?;
+    let mut params = base_params(validity)?;
+    params.distinguished_name = crate::extensions::distinguished_name_of(&new_root.der)?;
+    params.is_ca = match new_root.path_len {
+        Some(path_len) => IsCa::Ca(BasicConstraints::Constrained(
+            u8::try_from(path_len).unwrap_or(u8::MAX),
+        )),
+        None => IsCa::Ca(BasicConstraints::Unconstrained),
+    };
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_id);
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}

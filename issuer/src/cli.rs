@@ -40,6 +40,9 @@ pub enum Command {
     /// Create the data directory and this host's age identity, and print the
     /// recipient that the ceremony encrypts the intermediate bundle to.
     Init(DataDirArgs),
+    /// Generate an intermediate key in the data directory and write a CSR for
+    /// it, to be signed at a ceremony; the bundle then carries no private key.
+    Csr(CsrArgs),
     /// Decrypt and check an intermediate bundle and store it in the data directory.
     Import(ImportArgs),
     /// Mint an operator's admin client certificate signed by the active intermediate.
@@ -135,6 +138,24 @@ pub struct DataDirArgs {
     /// Data directory holding the host identity, keys and database.
     #[arg(long, env = "IRONROOT_DATA_DIR", value_name = "DIR")]
     pub data_dir: PathBuf,
+}
+
+/// Arguments of `csr`.
+#[derive(Debug, Args)]
+pub struct CsrArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// File to write the PEM CSR to; it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Key algorithm of the intermediate: ecdsa-p256, ecdsa-p384, ed25519,
+    /// rsa-3072 or rsa-4096.
+    #[arg(long, default_value = "ecdsa-p256")]
+    pub algorithm: ironroot_core::keys::KeyAlgorithm,
+    /// Common name of the CSR's subject. The ceremony file decides the
+    /// certificate's subject; this only labels the request.
+    #[arg(long, default_value = "IronRoot Intermediate CA")]
+    pub common_name: String,
 }
 
 /// Arguments of `import`.

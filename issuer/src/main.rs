@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&DataDir::new(args.data_dir)),
+        Command::Csr(args) => commands::csr::run(&args),
         Command::Import(args) => commands::import::run(
             &DataDir::new(args.data.data_dir),
             &args.bundle,

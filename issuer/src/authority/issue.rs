@@ -3,6 +3,7 @@
 
 use ironroot_core::cert::CertificateInfo;
 use ironroot_core::fingerprint::hex;
+use ironroot_core::lint;
 use ironroot_core::names::SubjectName;
 use ironroot_core::profile::{self, LeafUsage, Validity};
 use ironroot_core::{Error as CoreError, Fingerprint};
@@ -185,8 +186,9 @@ pub fn admin_uri(name: &str) -> String {
     format!("urn:ironroot:admin:{name}")
 }
 
-/// Builds the row from the parameters that were signed, so the new DER does
-/// not have to be parsed again on the request path.
+/// Lints the new certificate against its issuer with the shared RFC 5280
+/// linter, then builds the row from the parameters that were signed. A
+/// certificate with an error finding is never stored or returned.
 fn record(
     ca: &ActiveCa,
     params: &CertificateParams,
@@ -196,6 +198,13 @@ fn record(
     validity: Validity,
     issued_at: OffsetDateTime,
 ) -> Result<IssuedCertificate, CoreError> {
+    let findings = lint::lint_certificate(&der, Some(ca.certificate()));
+    if lint::has_errors(&findings) {
+        return Err(CoreError::Lint {
+            what: format!("{kind:?} certificate"),
+            findings,
+        });
+    }
     let serial = params
         .serial_number
         .as_ref()

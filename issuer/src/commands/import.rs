@@ -56,14 +56,17 @@ pub fn run(
         key,
         ..
     } = bundle;
-    // TODO: bundles without a key (the issuing host generated it and sent a
-    // CSR to the ceremony) are not supported yet, because `init` makes no key.
-    let key = key.ok_or_else(|| {
-        rejected(
-            "the bundle carries no intermediate private key; re-run sign-intermediate so the bundle includes it"
-                .to_owned(),
-        )
-    })?;
+    // A bundle without a key answers a CSR from `ironroot-issuer csr`: its key
+    // waits in the pending directory under the public key's SHA-256.
+    let (key, pending_path) = match key {
+        Some(key) => (key, None),
+        None => {
+            let path = data_dir.pending_key_path(
+                &ironroot_core::Fingerprint::of(&intermediate.public_key_der).to_hex(),
+            );
+            (load_pending_key(&path).map_err(rejected)?, Some(path))
+        }
+    };
     let key_pem = key.to_pkcs8_pem();
     Authority::new(&intermediate.der, key, "bundled intermediate")
         .map_err(|error| rejected(error.to_string()))?;
@@ -110,6 +113,12 @@ pub fn run(
         }
     };
 
+    if let Some(path) = &pending_path
+        && let Err(error) = std::fs::remove_file(path)
+    {
+        tracing::error!(path = %path.display(), error = %error, "failed to remove the pending key after the import; delete it by hand");
+    }
+
     tracing::info!(
         target: "ironroot::audit",
         active,
@@ -141,6 +150,23 @@ pub fn run(
         );
     }
     Ok(())
+}
+
+/// Loads the pending key for a bundle that carries none.
+fn load_pending_key(path: &Path) -> Result<ironroot_core::keys::PrivateKey, String> {
+    if !path.exists() {
+        return Err(format!(
+            "the bundle carries no intermediate private key and no pending key {} matches its certificate's public key; import the bundle on the host that ran `ironroot-issuer csr`, or ask for a bundle with the key",
+            path.display()
+        ));
+    }
+    files::check_private(path).map_err(|error| error.to_string())?;
+    let pem = zeroize::Zeroizing::new(
+        String::from_utf8(files::read(path).map_err(|error| error.to_string())?)
+            .map_err(|_| format!("the pending key {} is not UTF-8 PEM", path.display()))?,
+    );
+    ironroot_core::keys::PrivateKey::from_pkcs8_pem(&pem, &path.display().to_string())
+        .map_err(|error| error.to_string())
 }
 
 /// Detects an armored bundle cut short, which age reports only as invalid

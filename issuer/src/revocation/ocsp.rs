@@ -234,7 +234,11 @@ pub fn signed_response(
             writer.next().write_sequence(|writer| {
                 writer
                     .next()
-                    .write_oid(&ObjectIdentifier::from_slice(algorithm));
+                    .write_oid(&ObjectIdentifier::from_slice(algorithm.0));
+                // RSA AlgorithmIdentifiers carry NULL parameters (RFC 4055 section 5).
+                if algorithm.1 {
+                    writer.next().write_null();
+                }
             });
             writer
                 .next()
@@ -329,14 +333,16 @@ fn single_response(
     });
 }
 
-/// Returns the signature AlgorithmIdentifier OID of the CA key, which signs
-/// with the hash its curve pairs with (SHA-256 for P-256, SHA-384 for P-384).
-fn signature_algorithm(algorithm: ironroot_core::keys::KeyAlgorithm) -> &'static [u64] {
+/// Returns the signature AlgorithmIdentifier OID of the CA key and whether it
+/// takes NULL parameters. ECDSA signs with the hash its curve pairs with
+/// (SHA-256 for P-256, SHA-384 for P-384); RSA keys sign PKCS#1 v1.5 with SHA-256.
+fn signature_algorithm(algorithm: ironroot_core::keys::KeyAlgorithm) -> (&'static [u64], bool) {
     use ironroot_core::keys::KeyAlgorithm;
     match algorithm {
-        KeyAlgorithm::EcdsaP256 => &[1, 2, 840, 10045, 4, 3, 2],
-        KeyAlgorithm::EcdsaP384 => &[1, 2, 840, 10045, 4, 3, 3],
-        KeyAlgorithm::Ed25519 => &[1, 3, 101, 112],
+        KeyAlgorithm::EcdsaP256 => (&[1, 2, 840, 10045, 4, 3, 2], false),
+        KeyAlgorithm::EcdsaP384 => (&[1, 2, 840, 10045, 4, 3, 3], false),
+        KeyAlgorithm::Ed25519 => (&[1, 3, 101, 112], false),
+        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => (&[1, 2, 840, 113549, 1, 1, 11], true),
     }
 }
 
