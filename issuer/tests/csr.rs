@@ -41,8 +41,11 @@ fn make_csr(host: &Host, algorithm: &str) -> Vec<u8> {
     rcgen::PublicKeyData::subject_public_key_info(&csr.public_key)
 }
 
-fn bundle_without_key(host: &Host, public_key_der: &[u8]) -> (Vec<u8>, CertificateInfo) {
+/// Seals a keyless bundle for `host` and sets the host's expected root to the
+/// bundle's root.
+fn bundle_without_key(host: &mut Host, public_key_der: &[u8]) -> (Vec<u8>, CertificateInfo) {
     let root = root("CSR Test Root");
+    host.expected_root = root.certificate().fingerprint.to_string();
     let validity = Validity::starting_at(
         OffsetDateTime::now_utc() - Duration::hours(1),
         Duration::days(90),
@@ -75,7 +78,7 @@ fn csr_key_is_used_by_keyless_import() {
         let pending_key = pending_files[0].as_ref().unwrap().path();
         assert_eq!(mode(&pending_key), 0o600);
 
-        let (bundle, intermediate) = bundle_without_key(&host, &public_key);
+        let (bundle, intermediate) = bundle_without_key(&mut host, &public_key);
         let output = host.import(&bundle);
         assert!(output.status.success(), "{}", stderr(&output));
         let key_path = host
@@ -95,7 +98,7 @@ fn keyless_import_without_pending_key_fails() {
         ironroot_core::keys::PrivateKey::generate(ironroot_core::keys::KeyAlgorithm::EcdsaP256)
             .unwrap();
     make_csr(&host, "ecdsa-p256");
-    let (bundle, _) = bundle_without_key(&host, &other_key.public_key_der());
+    let (bundle, _) = bundle_without_key(&mut host, &other_key.public_key_der());
     let output = host.import(&bundle);
     assert_eq!(output.status.code(), Some(1));
     assert!(
