@@ -41,7 +41,11 @@ ensure_pkilint() {
   local root=$1
   local version=0.13.3
   local venv="$root/.venv"
-  if [[ -x "$venv/bin/lint_pkix_cert" ]] && "$venv/bin/pip" show pkilint 2>/dev/null | grep -qx "Version: $version"; then
+  # Read pip's whole output first: `grep -q` would close the pipe early, and
+  # pipefail would then report pip's SIGPIPE as a failure.
+  local installed=""
+  [[ -x "$venv/bin/pip" ]] && installed=$("$venv/bin/pip" show pkilint 2>/dev/null || true)
+  if [[ -x "$venv/bin/lint_pkix_cert" ]] && grep -qx "Version: $version" <<<"$installed"; then
     return 0
   fi
   command -v python3 >/dev/null || apt_install python3 python3-venv
