@@ -1,6 +1,7 @@
 //! Policy checks shared by `POST /v1/sign` and `POST /v1/renew`: the profile
 //! of a request, its names and key, rate limits and the validity period.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::StatusCode;
@@ -12,6 +13,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::sign::format_time;
 use super::{ApiError, AppState};
+use crate::authority::ActiveCa;
+use crate::authority::issue::{self, IssuedCertificate};
 use crate::authority::policy::{DEFAULT_PROFILE, PolicyError, Profile};
 
 /// Returns the configured profile `name` (`default` when `None`).
@@ -56,13 +59,13 @@ pub(super) fn policy_error(error: PolicyError) -> ApiError {
 }
 
 /// Checks the CSR's names and key against `profile`.
-pub(super) fn check_csr(profile: &Profile, csr: &VerifiedCsr) -> Result<(), ApiError> {
+fn check_csr(profile: &Profile, csr: &VerifiedCsr) -> Result<(), ApiError> {
     profile.check_names(&csr.names).map_err(policy_error)?;
     profile.check_key(csr.key_type).map_err(policy_error)
 }
 
 /// Takes one request from the profile's bucket and from each name's bucket.
-pub(super) fn check_rate_limits(
+fn check_rate_limits(
     state: &AppState,
     profile: &Profile,
     names: &[SubjectName],
@@ -93,7 +96,7 @@ pub(super) fn check_rate_limits(
 /// less the configured backdate (never before the CA's notBefore), notAfter
 /// is `now + lifetime`. When that outlives the CA, the profile either cuts it
 /// to the CA's notAfter and returns a notice, or rejects it with 409.
-pub(super) fn choose_validity(
+fn choose_validity(
     state: &AppState,
     ca: &CertificateInfo,
     profile: &Profile,
@@ -127,4 +130,44 @@ pub(super) fn choose_validity(
     let validity = Validity::new(not_before, not_after)
         .map_err(|error| ApiError::internal("choosing the certificate validity", &error))?;
     Ok((validity, notice))
+}
+
+/// A certificate signed under a profile, with the validity used and the notice
+/// to return when the lifetime was cut.
+pub(super) struct Signed {
+    /// The certificate and its database row.
+    pub(super) issued: IssuedCertificate,
+    /// The validity actually used.
+    pub(super) validity: Validity,
+    /// Set when the lifetime was cut to the intermediate's notAfter.
+    pub(super) notice: Option<String>,
+    /// The intermediate that signed.
+    pub(super) ca: Arc<ActiveCa>,
+}
+
+/// Applies `profile` to a verified CSR (key, lifetime, rate limits, validity)
+/// and signs it with the active intermediate. Shared by sign and renew.
+pub(super) fn sign_under_profile(
+    state: &AppState,
+    profile: &Profile,
+    csr: &VerifiedCsr,
+    validity_seconds: Option<u64>,
+    now: OffsetDateTime,
+) -> Result<Signed, ApiError> {
+    check_csr(profile, csr)?;
+    let lifetime = profile.lifetime(validity_seconds).map_err(policy_error)?;
+    check_rate_limits(state, profile, &csr.names)?;
+
+    let ca = state.intermediates.active();
+    let (validity, notice) = choose_validity(state, ca.certificate(), profile, now, lifetime)?;
+    let usages = (profile.server_auth, profile.client_auth);
+    let issued =
+        issue::sign_leaf_with_usages(&ca, &csr.names, &csr.public_key_der, validity, now, usages)
+            .map_err(|error| ApiError::internal("signing the certificate", &error))?;
+    Ok(Signed {
+        issued,
+        validity,
+        notice,
+        ca,
+    })
 }

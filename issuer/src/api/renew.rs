@@ -21,7 +21,6 @@ use super::{
     ApiError, AppState, Body, ConnectionInfo, json_response, parse_json, policy_gate, read_body,
 };
 use crate::audit::{self, AuditEvent};
-use crate::authority::issue;
 use crate::storage::lineage::{self, RenewalState};
 use crate::storage::writer::{Job, WriteError};
 
@@ -41,19 +40,12 @@ pub(super) async fn renew(
     })?;
     let profile = policy_gate::profile(state, stored.profile.as_deref())?;
     check_names_unchanged(&stored, &csr.names, profile.allow_name_change_on_renew)?;
-    policy_gate::check_csr(profile, &csr)?;
-    let lifetime = profile
-        .lifetime(renew_request.validity_seconds)
-        .map_err(policy_gate::policy_error)?;
-    policy_gate::check_rate_limits(state, profile, &csr.names)?;
-
-    let ca = state.intermediates.active();
-    let (validity, notice) =
-        policy_gate::choose_validity(state, ca.certificate(), profile, now, lifetime)?;
-    let usages = (profile.server_auth, profile.client_auth);
-    let mut issued =
-        issue::sign_leaf_with_usages(&ca, &csr.names, &csr.public_key_der, validity, now, usages)
-            .map_err(|error| ApiError::internal("signing the certificate", &error))?;
+    let policy_gate::Signed {
+        mut issued,
+        validity,
+        notice,
+        ca,
+    } = policy_gate::sign_under_profile(state, profile, &csr, renew_request.validity_seconds, now)?;
     issued.record.request_id = Some(request_id.to_owned());
     let rekeyed = csr.public_key_der != current.public_key_der;
 

@@ -1,9 +1,9 @@
 //! `POST /v1/sign`: a bootstrap token and a CSR in, a certificate out.
 //!
 //! The order of checks keeps the cheap ones first and the token unconsumed
-//! until a certificate exists: header, body, CSR signature, token state, name
-//! scope, signature, and finally one writer job that consumes the token and
-//! stores the certificate together. The response is sent only after that job
+//! until a certificate exists: header, body, token state, CSR signature, name
+//! scope, profile, signature, and finally one writer job that consumes the
+//! token and stores the certificate together. The response is sent only after that job
 //! has committed.
 
 use hyper::body::Incoming;
@@ -18,7 +18,6 @@ use time::OffsetDateTime;
 
 use super::{ApiError, AppState, Body, json_response, parse_json, policy_gate, read_body};
 use crate::audit;
-use crate::authority::issue;
 use crate::authority::tokens::{self, BearerError, TokenHash};
 use crate::storage::admin_queries;
 use crate::storage::lineage;
@@ -40,30 +39,25 @@ pub(super) async fn sign(
 
     let body = read_body(request, state.config.max_body_bytes).await?;
     let sign_request: SignRequest = parse_json(&body)?;
+
+    // The token is looked up before the CSR is verified, so a request with an
+    // unknown, used or expired token costs no signature check.
+    let now = OffsetDateTime::now_utc();
+    let record = usable_token(state, &token, &token_id, now)?;
     let csr = csr::parse_and_verify(sign_request.csr.as_bytes()).map_err(|error| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_csr", error.to_string())
     })?;
-
-    let now = OffsetDateTime::now_utc();
-    let record = usable_token(state, &token, &token_id, now)?;
     check_scope(&record, &csr.names)?;
     let profile_name = state
         .readers
         .with(|connection| lineage::token_profile(connection, &token.to_hex()))?;
     let profile = policy_gate::profile(state, profile_name.as_deref())?;
-    policy_gate::check_csr(profile, &csr)?;
-    let lifetime = profile
-        .lifetime(sign_request.validity_seconds)
-        .map_err(policy_gate::policy_error)?;
-    policy_gate::check_rate_limits(state, profile, &csr.names)?;
-
-    let ca = state.intermediates.active();
-    let (validity, notice) =
-        policy_gate::choose_validity(state, ca.certificate(), profile, now, lifetime)?;
-    let usages = (profile.server_auth, profile.client_auth);
-    let mut issued =
-        issue::sign_leaf_with_usages(&ca, &csr.names, &csr.public_key_der, validity, now, usages)
-            .map_err(|error| ApiError::internal("signing the certificate", &error))?;
+    let policy_gate::Signed {
+        mut issued,
+        validity,
+        notice,
+        ca,
+    } = policy_gate::sign_under_profile(state, profile, &csr, sign_request.validity_seconds, now)?;
     issued.record.token_id = Some(token_id.clone());
     issued.record.request_id = Some(request_id.to_owned());
 

@@ -39,31 +39,8 @@ pub fn clamp_validity(
     Validity::new(not_before, not_after)
 }
 
-/// Signs a workload certificate for a CSR's public key and names.
-pub fn sign_leaf(
-    ca: &ActiveCa,
-    names: &[SubjectName],
-    public_key_der: &[u8],
-    validity: Validity,
-    issued_at: OffsetDateTime,
-) -> Result<IssuedCertificate, CoreError> {
-    let mut params = profile::leaf(names, validity, LeafUsage::ServerAndClient)?;
-    add_revocation_urls(&mut params, &ca.leaf_urls)?;
-    let der = ca.authority.sign(&params, public_key_der)?;
-    let names = names.iter().map(ToString::to_string).collect();
-    record(
-        ca,
-        &params,
-        der,
-        CertificateKind::Leaf,
-        names,
-        validity,
-        issued_at,
-    )
-}
-
-/// Signs a workload certificate like [`sign_leaf`], with the extended key
-/// usages a policy profile chose.
+/// Signs a workload certificate for a CSR's public key and names, with the
+/// extended key usages (serverAuth, clientAuth) a policy profile chose.
 pub fn sign_leaf_with_usages(
     ca: &ActiveCa,
     names: &[SubjectName],
