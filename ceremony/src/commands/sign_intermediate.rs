@@ -137,9 +137,8 @@ fn unlock_root(
         AgeError::WrongPassphrase { .. } => CeremonyError::WrongPassphrase {
             path: args.root_key.clone(),
         },
-        // TODO: age rejects a key file whose scrypt work factor is far above what this
-        // machine does in one second, and core's agefile reports that as damage, so the
-        // message misleads when the key was encrypted on much faster hardware.
+        // Includes a key file whose scrypt work factor is far above what this machine
+        // does in about a second; the message then says to decrypt on faster hardware.
         other => CeremonyError::RootKeyUnreadable {
             path: args.root_key.clone(),
             source: other,
