@@ -107,7 +107,13 @@ impl Validity {
     /// Creates a validity of `duration` starting at `start`, truncated to seconds.
     pub fn starting_at(start: OffsetDateTime, duration: Duration) -> Result<Self, Error> {
         let not_before = truncate_to_seconds(start);
-        Self::new(not_before, not_before + duration)
+        let not_after = not_before.checked_add(duration).ok_or_else(|| {
+            Error::InvalidValidity(format!(
+                "a validity of {} days from {not_before} ends after the year 9999",
+                duration.whole_days()
+            ))
+        })?;
+        Self::new(not_before, not_after)
     }
 
     /// Creates a validity, checking that it is not empty.
@@ -519,4 +525,17 @@ pub fn cross_signed(
     params.key_identifier_method = KeyIdMethod::PreSpecified(key_id);
     params.use_authority_key_identifier_extension = true;
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_past_year_9999_is_an_error() {
+        let error = Validity::starting_at(OffsetDateTime::now_utc(), Duration::days(4_294_967_295))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("9999"), "{error}");
+    }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use ironroot_core::Fingerprint;
 use ironroot_core::cert::Authority;
 use ironroot_core::files::{self, PRIVATE_DIR, PRIVATE_FILE};
 use ironroot_core::keys::PrivateKey;
@@ -301,6 +302,16 @@ impl Archive {
 }
 
 fn check_member_name(name: &str) -> Result<(), String> {
+    // SQLite replays a journal or WAL file beside the database when it opens it,
+    // so such a member would change the database after it was checked.
+    if ["-wal", "-shm", "-journal"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+    {
+        return Err(format!(
+            "member `{name}` is an SQLite journal file; a backup holds only the consistent snapshot `{DATABASE_MEMBER}`"
+        ));
+    }
     let path = Path::new(name);
     let safe = !name.is_empty()
         && path.is_relative()
@@ -332,7 +343,11 @@ pub struct CheckReport {
 /// Checks an archive without touching any data directory: opens the database
 /// copy in a temporary directory, runs `PRAGMA integrity_check`, verifies the
 /// audit chain and checks each intermediate key against its certificate.
-pub fn check(archive: &Archive, path: &Path) -> Result<CheckReport, Error> {
+pub fn check(
+    archive: &Archive,
+    path: &Path,
+    expected_root: &Fingerprint,
+) -> Result<CheckReport, Error> {
     let scratch = tempfile::Builder::new()
         .prefix("ironroot-restore-check")
         .tempdir()
@@ -371,6 +386,24 @@ pub fn check(archive: &Archive, path: &Path) -> Result<CheckReport, Error> {
         .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
         .map_err(storage::StorageError::from)?;
     let cas = crate::storage::queries::list_cas(&connection)?;
+    if cas.is_empty() {
+        return Err(invalid(
+            path,
+            "the archive holds no intermediate, so nothing ties it to your root",
+        ));
+    }
+    for ca in &cas {
+        let root = Fingerprint::of(&ca.root_der);
+        if root != *expected_root {
+            return Err(invalid(
+                path,
+                format!(
+                    "intermediate `{}` chains to the root with SHA-256 {root}, not the expected {expected_root}; this archive comes from another CA, so do not restore it",
+                    ca.subject
+                ),
+            ));
+        }
+    }
     for ca in &cas {
         let name = format!("intermediates/{}.key.pem", ca.sha256);
         let key_bytes = archive.member(&name).ok_or_else(|| {

@@ -117,6 +117,11 @@ pub struct RestoreArgs {
     /// chain, keys); write nothing.
     #[arg(long)]
     pub verify: bool,
+    /// SHA-256 fingerprint of your root CA. The archive is rejected unless every
+    /// intermediate in it chains to this root, because the backup recipient is
+    /// public and anyone could otherwise substitute an archive.
+    #[arg(long, env = "IRONROOT_ROOT_FINGERPRINT", value_name = "SHA256")]
+    pub root_fingerprint: Fingerprint,
     /// New data directory to restore into; it must be missing or empty.
     #[arg(long, value_name = "DIR", conflicts_with = "verify")]
     pub data_dir: Option<PathBuf>,

@@ -271,11 +271,31 @@ async fn backup_under_load_restores() {
         archive.to_str().unwrap(),
         "--identity",
         identity.to_str().unwrap(),
+        "--root-fingerprint",
+        &host.expected_root,
     ]);
     assert!(
         verify.status.success(),
         "restore --verify: {}",
         stderr(&verify)
+    );
+
+    // An archive is accepted only for the expected root.
+    let other_root = "11".repeat(32);
+    let foreign = issuer(&[
+        "restore",
+        "--verify",
+        archive.to_str().unwrap(),
+        "--identity",
+        identity.to_str().unwrap(),
+        "--root-fingerprint",
+        &other_root,
+    ]);
+    assert!(!foreign.status.success());
+    assert!(
+        stderr(&foreign).contains("another CA"),
+        "{}",
+        stderr(&foreign)
     );
 
     // A live data directory is refused, so is a non-empty one.
@@ -284,6 +304,8 @@ async fn backup_under_load_restores() {
         archive.to_str().unwrap(),
         "--identity",
         identity.to_str().unwrap(),
+        "--root-fingerprint",
+        &host.expected_root,
         "--data-dir",
         host.data_dir(),
     ]);
@@ -295,6 +317,8 @@ async fn backup_under_load_restores() {
         archive.to_str().unwrap(),
         "--identity",
         identity.to_str().unwrap(),
+        "--root-fingerprint",
+        &host.expected_root,
         "--data-dir",
         target.path().to_str().unwrap(),
     ]);
@@ -310,6 +334,8 @@ async fn backup_under_load_restores() {
         archive.to_str().unwrap(),
         "--identity",
         identity.to_str().unwrap(),
+        "--root-fingerprint",
+        &host.expected_root,
         "--data-dir",
         restored_dir.to_str().unwrap(),
     ]);

@@ -618,10 +618,20 @@ fn required_certificate(kind: Kind) -> Need {
     }
 }
 
-/// Checks a lifetime in days against `limit`; `--allow-long-validity` lifts the maximum.
+/// Longest lifetime accepted even with `--allow-long-validity`: 100 years, far
+/// beyond any CA policy and well inside the dates X.509 can encode.
+const ABSOLUTE_MAX_DAYS: u32 = 36_525;
+
+/// Checks a lifetime in days against `limit`; `--allow-long-validity` lifts the
+/// maximum up to [`ABSOLUTE_MAX_DAYS`].
 fn lifetime_problem(days: u32, limit: &validity::Limit, options: Options) -> Option<String> {
     if days == 0 {
         return Some(format!("is 0; allowed: 1 to {} days", limit.max_days));
+    }
+    if days > ABSOLUTE_MAX_DAYS {
+        return Some(format!(
+            "is {days}, above {ABSOLUTE_MAX_DAYS} days (100 years), which no override allows"
+        ));
     }
     if days > limit.max_days && !options.allow_long_validity {
         return Some(format!(

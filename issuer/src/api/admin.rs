@@ -377,15 +377,27 @@ pub(super) async fn audit_rejection(
         Some(request_id),
         json!({
             "method": method.as_str(),
-            "path": path,
+            "path": truncate_for_audit(path),
             "status": error.status.as_u16(),
             "error": error.code,
-            "reason": error.message,
+            "reason": truncate_for_audit(&error.message),
             "client": connection.remote.ip().to_string(),
         }),
     );
     if let Err(error) = state.writer.submit(Job::Audit(event)).await {
         tracing::error!(%error, "failed to append the reject audit row");
+    }
+}
+
+/// Longest path or reason, in characters, that a `reject` audit row keeps, so
+/// an unauthenticated client cannot grow the database by kilobytes per request.
+const MAX_AUDIT_TEXT_CHARS: usize = 256;
+
+/// Cuts `text` to [`MAX_AUDIT_TEXT_CHARS`] characters, marking the cut.
+fn truncate_for_audit(text: &str) -> String {
+    match text.char_indices().nth(MAX_AUDIT_TEXT_CHARS) {
+        Some((end, _)) => format!("{}... ({} bytes in all)", &text[..end], text.len()),
+        None => text.to_owned(),
     }
 }
 

@@ -118,6 +118,18 @@ pub(super) fn authenticate(
             format_time(credential.not_after)
         )));
     }
+    // Revoking the credential's certificate is how an operator withdraws it.
+    let revoked_at = state
+        .readers
+        .with(|connection| queries::revoked_at(connection, &credential.serial))?;
+    if let Some(revoked_at) = revoked_at {
+        return Err(forbidden(&format!(
+            "the admin credential `{}` (serial {}) was revoked at {}",
+            credential.name,
+            credential.serial,
+            format_time(revoked_at)
+        )));
+    }
     Ok(credential)
 }
 

@@ -84,6 +84,18 @@ impl AppState {
     }
 }
 
+/// Longest request path, in characters, repeated in an error message.
+const MAX_ECHOED_PATH_CHARS: usize = 128;
+
+/// Cuts a client-supplied path for an error message, so a huge path is not
+/// echoed into responses and logs in full.
+pub(super) fn shorten(path: &str) -> String {
+    match path.char_indices().nth(MAX_ECHOED_PATH_CHARS) {
+        Some((end, _)) => format!("{}...", &path[..end]),
+        None => path.to_owned(),
+    }
+}
+
 /// Which listener a connection arrived on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Listener {
@@ -180,7 +192,10 @@ pub async fn handle(
         let response = match result {
             Ok(response) => response,
             Err(error) => {
-                if error.status.is_client_error() {
+                // The public CRL and OCSP listener may face untrusted networks and
+                // carries no authority, so its rejections are logged but not
+                // written to the database.
+                if error.status.is_client_error() && connection.listener == Listener::Api {
                     admin::audit_rejection(
                         &state,
                         &connection,
@@ -222,7 +237,8 @@ async fn route(
             StatusCode::NOT_FOUND,
             "not_found",
             format!(
-                "no endpoint at `{path}` on this plain-HTTP listener, which serves only {CRL_PATH} and {OCSP_PATH}; use the HTTPS listener"
+                "no endpoint at `{}` on this plain-HTTP listener, which serves only {CRL_PATH} and {OCSP_PATH}; use the HTTPS listener",
+                shorten(path)
             ),
         ));
     }
@@ -242,7 +258,10 @@ async fn route(
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                format!("no endpoint at `{path}`; see docs/api.md for the API"),
+                format!(
+                    "no endpoint at `{}`; see docs/api.md for the API",
+                    shorten(path)
+                ),
             ));
         }
     };

@@ -79,7 +79,8 @@ async fn crl(state: &AppState, path: &str) -> Result<Response<Body>, ApiError> {
                         StatusCode::NOT_FOUND,
                         "not_found",
                         format!(
-                            "no loaded intermediate has SHA-256 `{sha256}`; expired intermediates have no CRL"
+                            "no loaded intermediate has SHA-256 `{}`; expired intermediates have no CRL",
+                            super::shorten(sha256)
                         ),
                     )
                 })?

@@ -183,7 +183,7 @@ pub fn restore(args: &RestoreArgs) -> Result<(), Error> {
                 reason: error.to_string(),
             })?;
     let archive = Archive::parse(&plaintext, &args.archive)?;
-    let report = backup::check(&archive, &args.archive)?;
+    let report = backup::check(&archive, &args.archive, &args.root_fingerprint)?;
     println!(
         "backup {} is valid: {} files, {} certificates, {} intermediates with matching keys, audit chain of {} rows verified",
         args.archive.display(),
@@ -191,6 +191,16 @@ pub fn restore(args: &RestoreArgs) -> Result<(), Error> {
         report.certificates,
         report.intermediates,
         report.audit_rows
+    );
+    println!("  root:    SHA-256 {}", args.root_fingerprint);
+    println!(
+        "  created: {} (restoring an older archive rolls the issuer back to that time)",
+        time::OffsetDateTime::from_unix_timestamp(archive.manifest.created_at)
+            .ok()
+            .and_then(|at| at
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok())
+            .unwrap_or_else(|| archive.manifest.created_at.to_string())
     );
     let Some(target) = target else {
         return Ok(());

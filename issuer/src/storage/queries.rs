@@ -187,6 +187,14 @@ pub fn other_root(
         .optional()?)
 }
 
+/// Returns when the certificate with `serial` was revoked, if it was.
+pub fn revoked_at(connection: &Connection, serial: &str) -> Result<Option<i64>, StorageError> {
+    Ok(connection
+        .prepare_cached("SELECT revoked_at FROM revocations WHERE serial = ?1")?
+        .query_row([serial], |row| row.get(0))
+        .optional()?)
+}
+
 /// Returns the active CA, if one is imported.
 pub fn active_ca(connection: &Connection) -> Result<Option<CaRecord>, StorageError> {
     let sql = format!("SELECT {CA_COLUMNS} FROM cas WHERE active = 1");
