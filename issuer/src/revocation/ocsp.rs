@@ -179,6 +179,9 @@ fn parse_cert_id(der: Vec<u8>) -> Result<CertId, String> {
 }
 
 /// Finds the nonce in a DER Extensions sequence and returns its Extension DER.
+/// Longest nonce accepted, in octets (RFC 8954 section 2.1).
+const MAX_NONCE_LEN: usize = 32;
+
 fn find_nonce(extensions: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let all = yasna::parse_der(extensions, |reader| {
         let mut all = Vec::new();
@@ -189,21 +192,39 @@ fn find_nonce(extensions: &[u8]) -> Result<Option<Vec<u8>>, String> {
         Ok(all)
     })
     .map_err(|error| format!("invalid request extensions ({error})"))?;
+    let mut nonce = None;
     for extension in all {
-        let oid = yasna::parse_der(&extension, |reader| {
+        let (oid, critical, value) = yasna::parse_der(&extension, |reader| {
             reader.read_sequence(|reader| {
                 let oid = reader.next().read_oid()?;
-                reader.read_optional(|reader| reader.read_bool())?;
-                reader.next().read_bytes()?;
-                Ok(oid)
+                let critical = reader.read_optional(|reader| reader.read_bool())?;
+                let value = reader.next().read_bytes()?;
+                Ok((oid, critical.unwrap_or(false), value))
             })
         })
         .map_err(|error| format!("invalid request extension ({error})"))?;
-        if oid.components().as_slice() == OID_NONCE {
-            return Ok(Some(extension));
+        if oid.components().as_slice() != OID_NONCE {
+            // RFC 5280 section 4.2: an unrecognised critical extension must not be ignored.
+            if critical {
+                return Err(format!("unsupported critical request extension {oid}"));
+            }
+            continue;
         }
+        if nonce.is_some() {
+            return Err("the request carries two nonce extensions".to_owned());
+        }
+        // RFC 8954 section 2.1: the nonce is an OCTET STRING of 1 to 32 octets.
+        let length = yasna::parse_der(&value, |reader| reader.read_bytes())
+            .map_err(|_| "the nonce is not an OCTET STRING".to_owned())?
+            .len();
+        if !(1..=MAX_NONCE_LEN).contains(&length) {
+            return Err(format!(
+                "the nonce has {length} octets; RFC 8954 allows 1 to {MAX_NONCE_LEN}"
+            ));
+        }
+        nonce = Some(extension);
     }
-    Ok(None)
+    Ok(nonce)
 }
 
 /// Builds an unsigned response with an error status.
@@ -355,6 +376,56 @@ fn generalized_time(at: OffsetDateTime) -> GeneralizedTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encodes requestExtensions holding one extension per `(oid, critical, value)`.
+    fn extensions(entries: &[(&[u64], bool, Vec<u8>)]) -> Vec<u8> {
+        yasna::construct_der(|writer| {
+            writer.write_sequence(|writer| {
+                for (oid, critical, value) in entries {
+                    writer.next().write_sequence(|writer| {
+                        writer.next().write_oid(&ObjectIdentifier::from_slice(oid));
+                        if *critical {
+                            writer.next().write_bool(true);
+                        }
+                        writer.next().write_bytes(value);
+                    });
+                }
+            });
+        })
+    }
+
+    fn nonce_value(length: usize) -> Vec<u8> {
+        yasna::construct_der(|writer| writer.write_bytes(&vec![7u8; length]))
+    }
+
+    #[test]
+    fn nonce_of_valid_length_is_echoed() {
+        let der = extensions(&[(OID_NONCE, false, nonce_value(16))]);
+        assert!(find_nonce(&der).unwrap().is_some());
+    }
+
+    #[test]
+    fn nonce_limits_are_enforced() {
+        let too_long = extensions(&[(OID_NONCE, false, nonce_value(33))]);
+        assert!(find_nonce(&too_long).unwrap_err().contains("33 octets"));
+        let empty = extensions(&[(OID_NONCE, false, nonce_value(0))]);
+        assert!(find_nonce(&empty).is_err());
+        let twice = extensions(&[
+            (OID_NONCE, false, nonce_value(8)),
+            (OID_NONCE, false, nonce_value(8)),
+        ]);
+        assert!(find_nonce(&twice).unwrap_err().contains("two nonce"));
+        let not_octets = extensions(&[(OID_NONCE, false, vec![0x05, 0x00])]);
+        assert!(find_nonce(&not_octets).is_err());
+    }
+
+    #[test]
+    fn unknown_critical_extension_is_rejected() {
+        let der = extensions(&[(&[1, 2, 3, 4], true, vec![0x05, 0x00])]);
+        assert!(find_nonce(&der).unwrap_err().contains("critical"));
+        let ignored = extensions(&[(&[1, 2, 3, 4], false, vec![0x05, 0x00])]);
+        assert!(find_nonce(&ignored).unwrap().is_none());
+    }
 
     fn cert_id(hash_oid: &[u64], serial: &[u8]) -> Vec<u8> {
         yasna::construct_der(|writer| {
