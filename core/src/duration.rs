@@ -34,6 +34,16 @@ pub fn parse(value: &str) -> Result<Duration, String> {
     Ok(Duration::seconds(seconds))
 }
 
+/// Formats a point in time as RFC 3339 in UTC with whole seconds
+/// (`2026-12-04T16:54:03Z`), the form every IronRoot message and log uses.
+pub fn format_time(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    let whole = utc.replace_nanosecond(0).unwrap_or(utc);
+    whole
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| whole.unix_timestamp().to_string())
+}
+
 /// Formats a duration in the largest unit that divides it, the inverse of [`parse`].
 pub fn format(duration: Duration) -> String {
     let seconds = duration.whole_seconds();
@@ -62,6 +72,12 @@ mod tests {
         for bad in ["", "10", "m", "-5m", "0s", "10w", "1.5h"] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn time_formats_as_rfc3339_utc() {
+        let at = time::OffsetDateTime::from_unix_timestamp(1_796_400_000).unwrap();
+        assert_eq!(format_time(at), "2026-12-04T16:00:00Z");
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub(super) async fn renew(
         rekeyed,
         profile = %profile.name,
         request.id = %request_id,
-        not_after = %response.not_after,
+        not_after = %ironroot_core::duration::format_time(response.not_after),
         "certificate renewed"
     );
     Ok(json_response(StatusCode::OK, &response))

@@ -99,7 +99,7 @@ pub(super) async fn sign(
         names = %names,
         token.id = %token_id,
         request.id = %request_id,
-        not_after = %response.not_after,
+        not_after = %ironroot_core::duration::format_time(response.not_after),
         profile = %profile.name,
         "certificate issued"
     );

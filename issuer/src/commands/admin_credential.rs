@@ -2,6 +2,7 @@
 //! (URI SAN `urn:ironroot:admin:NAME`, EKU clientAuth) and registers it as an
 //! admin credential.
 
+use ironroot_core::duration::format_time;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
@@ -54,7 +55,7 @@ pub fn run(args: &AdminCredentialArgs) -> Result<(), Error> {
         admin = %args.name,
         serial = %record.serial,
         sha256 = %record.sha256,
-        not_after = %validity.not_after,
+        not_after = %format_time(validity.not_after),
         "admin credential created"
     );
     println!("admin credential `{}` created", args.name);
@@ -62,7 +63,7 @@ pub fn run(args: &AdminCredentialArgs) -> Result<(), Error> {
     println!("  key:         {}", outputs.key().display());
     println!("  root:        {}", outputs.root().display());
     println!("  serial:      {}", record.serial);
-    println!("  valid until: {}", validity.not_after);
+    println!("  valid until: {}", format_time(validity.not_after));
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! first, then the database row in a transaction; if the row fails, the key
 //! file is removed again.
 
+use ironroot_core::duration::format_time;
 use std::path::Path;
 
 use ironroot_core::Fingerprint;
@@ -131,7 +132,8 @@ pub fn run(
     println!("  SHA-256:    {}", intermediate.fingerprint);
     println!(
         "  valid:      {} to {}",
-        intermediate.validity.not_before, intermediate.validity.not_after
+        format_time(intermediate.validity.not_before),
+        format_time(intermediate.validity.not_after)
     );
     println!(
         "  root:       `{}` (SHA-256 {})",

@@ -2,6 +2,7 @@
 //! loads the active intermediate once, issues the daemon's TLS certificate
 //! (and renews it while running), and serves the API until SIGINT or SIGTERM.
 
+use ironroot_core::duration::format_time;
 use std::sync::Arc;
 
 use ironroot_core::files;
@@ -233,7 +234,7 @@ fn log_ca(ca: &ActiveCa) {
     tracing::info!(
         intermediate.subject = %intermediate.subject,
         intermediate.sha256 = %intermediate.fingerprint,
-        intermediate.not_after = %intermediate.validity.not_after,
+        intermediate.not_after = %format_time(intermediate.validity.not_after),
         root.subject = %ca.root.subject,
         root.sha256 = %ca.root.fingerprint,
         "loaded the active intermediate"
@@ -246,6 +247,7 @@ mod server_certificate {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use ironroot_core::duration::format_time;
     use ironroot_core::keys::{KeyAlgorithm, PrivateKey};
     use time::OffsetDateTime;
     use tokio::sync::watch;
@@ -313,7 +315,7 @@ mod server_certificate {
             target: "ironroot::audit",
             %serial,
             names = %names.join(","),
-            not_after = %validity.not_after,
+            not_after = %format_time(validity.not_after),
             intermediate.sha256 = %ca.sha256,
             reason,
             "server certificate issued"
