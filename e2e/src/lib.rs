@@ -1,5 +1,6 @@
-//! Test support for IronRoot's end-to-end tests: locating the built binaries and
-//! the independent verifiers (openssl, pkilint, rustls-webpki).
+//! Test support for IronRoot's end-to-end tests: locating the built binaries,
+//! the rehearsal PKI fixture (`pki`) and the independent verifiers (openssl,
+//! pkilint, rustls-webpki).
 //!
 //! The tests in `e2e/tests/` drive the real binaries. `scripts/test.sh` builds
 //! them and installs the external tools first; a missing tool fails the test
@@ -8,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod pki;
 pub mod run;
 pub mod tools;
 pub mod verify;

@@ -61,6 +61,19 @@ impl Run {
         );
         self
     }
+
+    /// Panics unless stderr contains every one of `fragments`. Returns the run
+    /// for more checks.
+    pub fn expect_stderr(self, fragments: &[&str]) -> Self {
+        for fragment in fragments {
+            assert!(
+                self.stderr.contains(fragment),
+                "`{fragment}` is missing from stderr:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
 }
 
 /// Runs a workspace binary with `args` and records its output in `transcript`.

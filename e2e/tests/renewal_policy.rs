@@ -7,20 +7,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ironroot_core::cert::CertificateInfo;
-use ironroot_e2e::run::{Daemon, Run, Transcript, run};
+use ironroot_e2e::pki::{P256, Pki, PkiOptions, file_mode, openssl_csr, path_str as s};
+use ironroot_e2e::run::{Daemon, Run};
 use ironroot_e2e::verify;
-
-struct Pki {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    transcript: Transcript,
-    data_dir: PathBuf,
-    admin: PathBuf,
-}
 
 const CONFIG: &str = r#"
 backdate = "1s"
@@ -55,324 +47,82 @@ default_lifetime = "15s"
 max_lifetime = "1h"
 "#;
 
-impl Pki {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let base = dir.path().to_path_buf();
-        let transcript = Transcript::default();
-        let offline = base.join("offline");
-        std::fs::create_dir(&offline).unwrap();
-        let passphrase = offline.join("passphrase");
-        std::fs::write(&passphrase, "rehearsal passphrase for tests only\n").unwrap();
-        chmod600(&passphrase);
-        run(
-            &transcript,
-            "ironroot-ceremony",
-            &[
-                "init-root",
-                "--out-dir",
-                s(&offline),
-                "--algorithm",
-                "ecdsa-p256",
-                "--common-name",
-                "Policy Root CA",
-                "--passphrase-file",
-                s(&passphrase),
-            ],
-        )
-        .success();
-        let data_dir = base.join("issuer");
-        let init = run(
-            &transcript,
-            "ironroot-issuer",
-            &["init", "--data-dir", s(&data_dir)],
-        )
-        .success();
-        let recipient = init.stdout.lines().last().unwrap().trim().to_owned();
-        let bundle = offline.join("intermediate.bundle.age");
-        run(
-            &transcript,
-            "ironroot-ceremony",
-            &[
-                "sign-intermediate",
-                "--root-cert",
-                s(&offline.join("root.pem")),
-                "--root-key",
-                s(&offline.join("root.key.age")),
-                "--passphrase-file",
-                s(&passphrase),
-                "--recipient",
-                &recipient,
-                "--common-name",
-                "Policy Intermediate CA",
-                "--out",
-                s(&bundle),
-            ],
-        )
-        .success();
-        run(
-            &transcript,
-            "ironroot-issuer",
-            &[
-                "import",
-                "--data-dir",
-                s(&data_dir),
-                "--root-fingerprint",
-                &fingerprint_of(&offline.join("root.pem")),
-                s(&bundle),
-            ],
-        )
-        .success();
-        let admin = base.join("admin");
-        run(
-            &transcript,
-            "ironroot-issuer",
-            &[
-                "admin-credential",
-                "--data-dir",
-                s(&data_dir),
-                "--name",
-                "policy-operator",
-                "--out-dir",
-                s(&admin),
-            ],
-        )
-        .success();
-        Self {
-            root: offline.join("root.pem"),
-            dir,
-            transcript,
-            data_dir,
-            admin,
-        }
-    }
+const OPTIONS: PkiOptions<'static> = PkiOptions {
+    algorithm: "ecdsa-p256",
+    root_common_name: "Policy Root CA",
+    intermediate: "intermediate",
+    intermediate_common_name: "Policy Intermediate CA",
+    admin_name: "policy-operator",
+    config: None,
+};
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+/// Starts a daemon with `CONFIG` plus `extra` lines.
+fn start_daemon(pki: &Pki, extra: &str) -> Daemon {
+    let config = pki.path("issuer-test.toml");
+    std::fs::write(&config, format!("{extra}\n{CONFIG}")).unwrap();
+    pki.start_daemon(&["--config", s(&config)])
+}
 
-    /// Starts a daemon with `CONFIG` plus `extra` lines.
-    fn daemon(&self, extra: &str) -> Daemon {
-        let config = self.path("issuer-test.toml");
-        std::fs::write(&config, format!("{extra}\n{CONFIG}")).unwrap();
-        Daemon::start(&self.transcript, &self.data_dir, &["--config", s(&config)])
-    }
+/// Runs `ironroot-admin token create` into the file `file`. Each of `names`
+/// becomes a `--dns`, `--ip`, `--uri` or `--email` value by its form.
+fn token_run(pki: &Pki, daemon: &Daemon, file: &str, profile: Option<&str>, names: &[&str]) -> Run {
+    let options = match profile {
+        Some(profile) => vec!["--profile", profile],
+        None => Vec::new(),
+    };
+    pki.create_token(daemon, &pki.path(file), names, &options)
+}
 
-    /// Runs `ironroot-admin token create`; `names` are `--dns`, `--ip`,
-    /// `--uri` or `--email` values chosen by their form.
-    fn token_run(&self, daemon: &Daemon, file: &str, profile: Option<&str>, names: &[&str]) -> Run {
-        let path = self.path(file);
-        let cert = self.admin.join("admin.pem");
-        let key = self.admin.join("admin.key");
-        let mut args = vec![
-            "--server",
-            &daemon.url,
-            "--root",
-            s(&self.root),
-            "--cert",
-            s(&cert),
-            "--key",
-            s(&key),
-            "token",
-            "create",
-            "--out",
-            s(&path),
-        ];
-        if let Some(profile) = profile {
-            args.extend(["--profile", profile]);
-        }
-        for name in names {
-            args.push(flag(name));
-            args.push(name);
-        }
-        run(&self.transcript, "ironroot-admin", &args)
-    }
+/// Creates a token like [`token_run`] and returns the path of its file.
+fn token_file(
+    pki: &Pki,
+    daemon: &Daemon,
+    file: &str,
+    profile: Option<&str>,
+    names: &[&str],
+) -> PathBuf {
+    token_run(pki, daemon, file, profile, names).success();
+    pki.path(file)
+}
 
-    fn token(&self, daemon: &Daemon, file: &str, profile: Option<&str>, names: &[&str]) -> PathBuf {
-        self.token_run(daemon, file, profile, names).success();
-        self.path(file)
+/// Asserts that `token create` for `name` fails and that its stderr contains
+/// every one of `reasons`.
+fn assert_token_rejected(
+    pki: &Pki,
+    daemon: &Daemon,
+    file: &str,
+    profile: Option<&str>,
+    name: &str,
+    reasons: &[&str],
+) {
+    let output = token_run(pki, daemon, file, profile, &[name]);
+    assert_ne!(output.code, 0, "{name}: {}", output.stdout);
+    for reason in reasons {
+        assert!(
+            output.stderr.contains(reason),
+            "{name}: `{reason}` missing in {}",
+            output.stderr
+        );
     }
+}
 
-    fn enroll(&self, daemon: &Daemon, token: &Path, prefix: &str, names: &[&str]) -> Run {
-        let fingerprint = CertificateInfo::parse_pem(&std::fs::read(&self.root).unwrap(), "root")
-            .unwrap()
-            .fingerprint
-            .to_string();
-        let cert = self.path(&format!("{prefix}.pem"));
-        let key = self.path(&format!("{prefix}.key"));
-        let chain = self.path(&format!("{prefix}.chain.pem"));
-        let mut args = vec![
-            "enroll",
-            "--server",
-            &daemon.url,
-            "--root-fingerprint",
-            &fingerprint,
-            "--token-file",
-            s(token),
-            "--cert",
-            s(&cert),
-            "--key",
-            s(&key),
-            "--chain",
-            s(&chain),
-        ];
-        for name in names {
-            args.push(flag(name));
-            args.push(name);
-        }
-        run(&self.transcript, "ironroot-client", &args)
-    }
-
-    fn renew(&self, daemon: &Daemon, prefix: &str, extra: &[&str]) -> Run {
-        let cert = self.path(&format!("{prefix}.pem"));
-        let key = self.path(&format!("{prefix}.key"));
-        let chain = self.path(&format!("{prefix}.chain.pem"));
-        let mut args = vec![
-            "renew",
-            "--server",
-            &daemon.url,
-            "--cert",
-            s(&cert),
-            "--key",
-            s(&key),
-            "--chain",
-            s(&chain),
-            "--root",
-            s(&self.root),
-        ];
-        args.extend(extra);
-        run(&self.transcript, "ironroot-client", &args)
-    }
-
-    fn leaf(&self, prefix: &str) -> CertificateInfo {
-        CertificateInfo::parse_pem(
-            &std::fs::read(self.path(&format!("{prefix}.pem"))).unwrap(),
-            "leaf",
-        )
-        .unwrap()
-    }
-
-    fn copy_credential(&self, from: &str, to: &str) {
-        for suffix in [".pem", ".key", ".chain.pem"] {
-            std::fs::copy(
-                self.path(&format!("{from}{suffix}")),
-                self.path(&format!("{to}{suffix}")),
-            )
-            .unwrap();
-        }
-    }
-
-    fn openssl_verify(&self, prefix: &str) {
-        verify::openssl_verify(
-            &self.root,
-            Some(&self.path(&format!("{prefix}.chain.pem"))),
-            &self.path(&format!("{prefix}.pem")),
-        )
-        .unwrap_or_else(|error| panic!("openssl verify failed for {prefix}: {error}"));
-    }
-
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.data_dir.join("issuer.db")).unwrap()
-    }
-
-    /// Sends a CSR to `/v1/sign` with curl; returns (status, headers, body).
-    fn curl_sign(
-        &self,
-        daemon: &Daemon,
-        token: &Path,
-        csr: &Path,
-        validity: Option<u64>,
-    ) -> (u16, String, String) {
-        let csr_pem = std::fs::read_to_string(csr).unwrap();
-        let mut body = serde_json::json!({ "csr": csr_pem });
-        if let Some(seconds) = validity {
-            body["validity_seconds"] = serde_json::json!(seconds);
-        }
-        let body_path = self.path("body.json");
-        std::fs::write(&body_path, body.to_string()).unwrap();
-        let header_path = self.path("auth.header");
-        let token_text = std::fs::read_to_string(token).unwrap();
-        std::fs::write(
-            &header_path,
-            format!("Authorization: Bearer {}\n", token_text.trim()),
+fn copy_credential(pki: &Pki, from: &str, to: &str) {
+    for suffix in [".pem", ".key", ".chain.pem"] {
+        std::fs::copy(
+            pki.path(&format!("{from}{suffix}")),
+            pki.path(&format!("{to}{suffix}")),
         )
         .unwrap();
-        chmod600(&header_path);
-        let output = Command::new("curl")
-            .args([
-                "-sS",
-                "-i",
-                "--cacert",
-                s(&self.root),
-                "-H",
-                &format!("@{}", s(&header_path)),
-                "-H",
-                "content-type: application/json",
-                "--data-binary",
-                &format!("@{}", s(&body_path)),
-                &format!("{}/v1/sign", daemon.url),
-            ])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0);
-        (status, head.to_owned(), body.to_owned())
     }
 }
 
-fn flag(name: &str) -> &'static str {
-    if name.parse::<std::net::IpAddr>().is_ok() {
-        "--ip"
-    } else if name.contains('@') {
-        "--email"
-    } else if name.contains(':') {
-        "--uri"
-    } else {
-        "--dns"
-    }
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn chmod600(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
-/// Makes a key and CSR with openssl. `key_spec` is an `openssl req -newkey`
-/// argument such as `ec -pkeyopt ec_paramgen_curve:P-256` or `rsa:2048`;
-/// `extensions` are extra `-addext` values.
-fn openssl_csr(
-    dir: &Path,
-    name: &str,
-    key_spec: &[&str],
-    sans: &str,
-    extensions: &[&str],
-) -> PathBuf {
-    let key = dir.join(format!("{name}.key"));
-    let csr = dir.join(format!("{name}.csr"));
-    let mut args = vec!["req", "-new", "-nodes", "-newkey"];
-    args.extend(key_spec);
-    args.extend(["-keyout", s(&key), "-out", s(&csr), "-subj", "/CN=test"]);
-    let san = format!("subjectAltName={sans}");
-    args.extend(["-addext", &san]);
-    for extension in extensions {
-        args.extend(["-addext", extension]);
-    }
-    let output = Command::new("openssl").args(&args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "openssl req failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    csr
+fn openssl_verify(pki: &Pki, prefix: &str) {
+    verify::openssl_verify(
+        &pki.root(),
+        Some(&pki.path(&format!("{prefix}.chain.pem"))),
+        &pki.path(&format!("{prefix}.pem")),
+    )
+    .unwrap_or_else(|error| panic!("openssl verify failed for {prefix}: {error}"));
 }
 
 fn certificate_from(body: &str) -> x509_parser::pem::Pem {
@@ -384,36 +134,43 @@ fn certificate_from(body: &str) -> x509_parser::pem::Pem {
 
 #[test]
 fn policy_rules_allow_and_deny() {
-    let pki = Pki::new();
-    let daemon = pki.daemon("");
+    let pki = Pki::new(&OPTIONS);
+    let daemon = start_daemon(&pki, "");
 
     // Token creation: unknown profile, and names outside the profile.
-    let unknown = pki.token_run(&daemon, "t-unknown", Some("nope"), &["a.web.example"]);
-    assert_ne!(unknown.code, 0);
-    assert!(unknown.stderr.contains("`nope`"), "{}", unknown.stderr);
-    assert!(
-        unknown.stderr.contains("default, long, mesh, short, web"),
-        "{}",
-        unknown.stderr
-    );
-    let denied = pki.token_run(&daemon, "t-denied", Some("web"), &["admin.web.example"]);
-    assert!(
-        denied.stderr.contains("name_not_allowed"),
-        "{}",
-        denied.stderr
-    );
-    assert!(denied.stderr.contains("denied_dns"), "{}", denied.stderr);
-    let outside = pki.token_run(&daemon, "t-outside", Some("web"), &["www.other.example"]);
-    assert!(outside.stderr.contains("allowed_dns"), "{}", outside.stderr);
-    let bad_ip = pki.token_run(&daemon, "t-ip", Some("web"), &["10.0.0.1"]);
-    assert!(
-        bad_ip.stderr.contains("allowed_ip_ranges"),
-        "{}",
-        bad_ip.stderr
-    );
+    let rejected: [(&str, Option<&str>, &str, &[&str]); 4] = [
+        (
+            "t-unknown",
+            Some("nope"),
+            "a.web.example",
+            &["`nope`", "default, long, mesh, short, web"],
+        ),
+        (
+            "t-denied",
+            Some("web"),
+            "admin.web.example",
+            &["name_not_allowed", "denied_dns"],
+        ),
+        (
+            "t-outside",
+            Some("web"),
+            "www.other.example",
+            &["allowed_dns"],
+        ),
+        ("t-ip", Some("web"), "10.0.0.1", &["allowed_ip_ranges"]),
+    ];
+    for (file, profile, name, reasons) in rejected {
+        assert_token_rejected(&pki, &daemon, file, profile, name, reasons);
+    }
 
     // IDNA: a U-label name is stored as its A-label.
-    let idna = pki.token_run(&daemon, "t-idna", Some("web"), &["shop.bücher.example"]);
+    let idna = token_run(
+        &pki,
+        &daemon,
+        "t-idna",
+        Some("web"),
+        &["shop.bücher.example"],
+    );
     let idna = idna.success();
     assert!(
         format!("{}{}", idna.stdout, idna.stderr).contains("shop.xn--bcher-kva.example"),
@@ -433,7 +190,8 @@ fn policy_rules_allow_and_deny() {
     );
 
     // Allowed DNS and IP, with the profile's serverAuth-only EKU and lifetime.
-    let token = pki.token(
+    let token = token_file(
+        &pki,
         &daemon,
         "t-web",
         Some("web"),
@@ -449,11 +207,11 @@ fn policy_rules_allow_and_deny() {
     let eku = parsed.extended_key_usage().unwrap().unwrap().value;
     assert!(eku.server_auth);
     assert!(!eku.client_auth);
-    pki.openssl_verify("web");
+    openssl_verify(&pki, "web");
 
     // Key types: P-384 is not in key_types, RSA 2048 is below min_rsa_bits, RSA 3072 passes.
-    let dir = pki.dir.path();
-    let token = pki.token(&daemon, "t-keys", Some("web"), &["*.web.example"]);
+    let dir = pki.dir();
+    let token = token_file(&pki, &daemon, "t-keys", Some("web"), &["*.web.example"]);
     let p384 = openssl_csr(
         dir,
         "p384",
@@ -473,13 +231,7 @@ fn policy_rules_allow_and_deny() {
     assert!(body.contains("min_rsa_bits"), "{body}");
 
     // Requested lifetime above the cap names the cap; within it is honoured.
-    let p256 = openssl_csr(
-        dir,
-        "p256",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DNS:k.web.example",
-        &[],
-    );
+    let p256 = openssl_csr(dir, "p256", P256, "DNS:k.web.example", &[]);
     let (status, _, body) = pki.curl_sign(&daemon, &token, &p256, Some(7201));
     assert_eq!(status, 400, "{body}");
     assert!(
@@ -493,7 +245,8 @@ fn policy_rules_allow_and_deny() {
     assert!(json.get("notice").is_none(), "{body}");
 
     // URI and email SANs: allowed prefixes and domains pass, others are named.
-    let token = pki.token(
+    let token = token_file(
+        &pki,
         &daemon,
         "t-mesh",
         Some("mesh"),
@@ -502,7 +255,7 @@ fn policy_rules_allow_and_deny() {
     let good = openssl_csr(
         dir,
         "uri",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        P256,
         "URI:spiffe://prod/api,email:ops@ops.example",
         &[],
     );
@@ -514,32 +267,38 @@ fn policy_rules_allow_and_deny() {
     assert_eq!(san.general_names.len(), 2);
     let eku = parsed.extended_key_usage().unwrap().unwrap().value;
     assert!(eku.client_auth && !eku.server_auth);
-    let bad = pki.token_run(&daemon, "t-mesh-bad", Some("mesh"), &["spiffe://dev/api"]);
-    assert!(
-        bad.stderr.contains("allowed_uri_prefixes"),
-        "{}",
-        bad.stderr
-    );
-    let bad_mail = pki.token_run(&daemon, "t-mail-bad", Some("mesh"), &["ops@evil.example"]);
-    assert!(
-        bad_mail.stderr.contains("allowed_email_domains"),
-        "{}",
-        bad_mail.stderr
-    );
-    // The default profile allows no URI SAN.
-    let no_uri = pki.token_run(&daemon, "t-default-uri", None, &["spiffe://prod/api"]);
-    assert!(
-        no_uri.stderr.contains("allowed_uri_prefixes"),
-        "{}",
-        no_uri.stderr
-    );
+    // Other URI prefixes and email domains are named. The default profile
+    // allows no URI SAN.
+    let rejected: [(&str, Option<&str>, &str, &[&str]); 3] = [
+        (
+            "t-mesh-bad",
+            Some("mesh"),
+            "spiffe://dev/api",
+            &["allowed_uri_prefixes"],
+        ),
+        (
+            "t-mail-bad",
+            Some("mesh"),
+            "ops@evil.example",
+            &["allowed_email_domains"],
+        ),
+        (
+            "t-default-uri",
+            None,
+            "spiffe://prod/api",
+            &["allowed_uri_prefixes"],
+        ),
+    ];
+    for (file, profile, name, reasons) in rejected {
+        assert_token_rejected(&pki, &daemon, file, profile, name, reasons);
+    }
 
     // A name the token allows but the CSR does not match is rejected by name.
-    let token = pki.token(&daemon, "t-scope", Some("web"), &["b.web.example"]);
+    let token = token_file(&pki, &daemon, "t-scope", Some("web"), &["b.web.example"]);
     let other = openssl_csr(
         dir,
         "other",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        P256,
         "DNS:b.web.example,DNS:c.web.example",
         &[],
     );
@@ -550,17 +309,17 @@ fn policy_rules_allow_and_deny() {
 
 #[test]
 fn validity_is_clamped_or_refused_and_csr_extensions_ignored() {
-    let pki = Pki::new();
-    let daemon = pki.daemon("");
-    let dir = pki.dir.path();
+    let pki = Pki::new(&OPTIONS);
+    let daemon = start_daemon(&pki, "");
+    let dir = pki.dir();
     let far = 36_000 * 86_400;
 
     // clamp_to_issuer = true (profile long): cut to the intermediate, with a notice.
-    let token = pki.token(&daemon, "t-long", Some("long"), &["x.long.example"]);
+    let token = token_file(&pki, &daemon, "t-long", Some("long"), &["x.long.example"]);
     let csr = openssl_csr(
         dir,
         "ext",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        P256,
         "DNS:x.long.example",
         &[
             "keyUsage=critical,keyCertSign,cRLSign",
@@ -630,14 +389,8 @@ fn validity_is_clamped_or_refused_and_csr_extensions_ignored() {
     assert!(!leaf.is_ca());
 
     // clamp_to_issuer = false (profile mesh): 409 with both dates.
-    let token = pki.token(&daemon, "t-mesh", Some("mesh"), &["y.mesh.example"]);
-    let csr = openssl_csr(
-        dir,
-        "mesh",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DNS:y.mesh.example",
-        &[],
-    );
+    let token = token_file(&pki, &daemon, "t-mesh", Some("mesh"), &["y.mesh.example"]);
+    let csr = openssl_csr(dir, "mesh", P256, "DNS:y.mesh.example", &[]);
     let (status, _, body) = pki.curl_sign(&daemon, &token, &csr, Some(far));
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("validity_exceeds_issuer"), "{body}");
@@ -658,18 +411,13 @@ fn hex_bytes(text: &str) -> Vec<u8> {
 
 #[test]
 fn rate_limit_per_name_answers_429() {
-    let pki = Pki::new();
-    let daemon = pki.daemon("rate_limit_per_name = \"3/1h\"");
-    let dir = pki.dir.path();
-    let csr = openssl_csr(
-        dir,
-        "rl",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DNS:rl.web.example",
-        &[],
-    );
+    let pki = Pki::new(&OPTIONS);
+    let daemon = start_daemon(&pki, "rate_limit_per_name = \"3/1h\"");
+    let dir = pki.dir();
+    let csr = openssl_csr(dir, "rl", P256, "DNS:rl.web.example", &[]);
     for round in 0..3 {
-        let token = pki.token(
+        let token = token_file(
+            &pki,
             &daemon,
             &format!("t-rl{round}"),
             Some("web"),
@@ -678,7 +426,7 @@ fn rate_limit_per_name_answers_429() {
         let (status, _, body) = pki.curl_sign(&daemon, &token, &csr, None);
         assert_eq!(status, 200, "round {round}: {body}");
     }
-    let token = pki.token(&daemon, "t-rl-last", Some("web"), &["rl.web.example"]);
+    let token = token_file(&pki, &daemon, "t-rl-last", Some("web"), &["rl.web.example"]);
     let (status, head, body) = pki.curl_sign(&daemon, &token, &csr, None);
     assert_eq!(status, 429, "{body}");
     assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
@@ -687,23 +435,18 @@ fn rate_limit_per_name_answers_429() {
         "{body}"
     );
     // The bucket stays empty for the next request with the same token.
-    let csr = openssl_csr(
-        dir,
-        "rl2",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        "DNS:rl.web.example",
-        &[],
-    );
+    let csr = openssl_csr(dir, "rl2", P256, "DNS:rl.web.example", &[]);
     let (status, _, _) = pki.curl_sign(&daemon, &token, &csr, None);
     assert_eq!(status, 429);
 }
 
 #[test]
 fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
-    let pki = Pki::new();
-    let daemon = pki.daemon("");
+    let pki = Pki::new(&OPTIONS);
+    let daemon = start_daemon(&pki, "");
     // Renewal authenticates with the certificate, so its profile must include clientAuth.
-    let token = pki.token(
+    let token = token_file(
+        &pki,
         &daemon,
         "t1",
         Some("long"),
@@ -717,11 +460,12 @@ fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
     )
     .success();
     let first = pki.leaf("leaf");
-    pki.copy_credential("leaf", "old");
+    copy_credential(&pki, "leaf", "old");
 
     // Not due yet: exit 0, nothing changes.
-    let not_due = pki.renew(&daemon, "leaf", &[]).success();
-    assert!(not_due.stderr.contains("not due"), "{}", not_due.stderr);
+    pki.renew(&daemon, "leaf", &[])
+        .success()
+        .expect_stderr(&["not due"]);
     assert_eq!(pki.leaf("leaf").serial, first.serial);
 
     // Forced renewal keeping the key.
@@ -730,7 +474,7 @@ fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
     assert_ne!(second.serial, first.serial);
     assert_eq!(second.public_key_der, first.public_key_der);
     assert_eq!(second.names, first.names);
-    pki.openssl_verify("leaf");
+    openssl_verify(&pki, "leaf");
     let superseded_by: Option<String> = pki
         .db()
         .query_row(
@@ -744,12 +488,7 @@ fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
     // The superseded certificate cannot renew again.
     let again = pki.renew(&daemon, "old", &["--force"]);
     assert_ne!(again.code, 0);
-    assert!(
-        again.stderr.contains("certificate_superseded"),
-        "{}",
-        again.stderr
-    );
-    assert!(again.stderr.contains("already renewed"), "{}", again.stderr);
+    again.expect_stderr(&["certificate_superseded", "already renewed"]);
 
     // Rekeying renewal.
     pki.renew(&daemon, "leaf", &["--force", "--rekey"])
@@ -757,16 +496,8 @@ fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
     let third = pki.leaf("leaf");
     assert_ne!(third.public_key_der, second.public_key_der);
     assert_eq!(third.names, first.names);
-    pki.openssl_verify("leaf");
-    let key_mode = {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(pki.path("leaf.key"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777
-    };
-    assert_eq!(key_mode, 0o600);
+    openssl_verify(&pki, "leaf");
+    assert_eq!(file_mode(&pki.path("leaf.key")), 0o600);
 
     // A revoked certificate cannot renew.
     pki.db()
@@ -777,11 +508,7 @@ fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
         .unwrap();
     let revoked = pki.renew(&daemon, "leaf", &["--force"]);
     assert_ne!(revoked.code, 0);
-    assert!(
-        revoked.stderr.contains("certificate_revoked"),
-        "{}",
-        revoked.stderr
-    );
+    revoked.expect_stderr(&["certificate_revoked"]);
 
     // The log and the audit trail name every renewal.
     let log = daemon.log();
@@ -800,9 +527,9 @@ fn renewal_keeps_or_rekeys_and_refuses_revoked_superseded() {
 
 #[test]
 fn expired_certificate_renews_only_within_grace() {
-    let pki = Pki::new();
-    let daemon = pki.daemon("");
-    let token = pki.token(&daemon, "t1", Some("short"), &["e.short.example"]);
+    let pki = Pki::new(&OPTIONS);
+    let daemon = start_daemon(&pki, "");
+    let token = token_file(&pki, &daemon, "t1", Some("short"), &["e.short.example"]);
     pki.enroll(&daemon, &token, "leaf", &["e.short.example"])
         .success();
     let leaf = pki.leaf("leaf");
@@ -810,56 +537,32 @@ fn expired_certificate_renews_only_within_grace() {
 
     let refused = pki.renew(&daemon, "leaf", &["--force"]);
     assert_ne!(refused.code, 0);
-    assert!(
-        refused.stderr.contains("certificate_expired"),
-        "{}",
-        refused.stderr
-    );
-    assert!(refused.stderr.contains("expired at"), "{}", refused.stderr);
+    refused.expect_stderr(&["certificate_expired", "expired at"]);
     daemon.stop();
 
-    let daemon = pki.daemon("renewal_grace = \"1h\"");
+    let daemon = start_daemon(&pki, "renewal_grace = \"1h\"");
     pki.renew(&daemon, "leaf", &["--force"]).success();
     let renewed = pki.leaf("leaf");
     assert_ne!(renewed.serial, leaf.serial);
     assert_eq!(renewed.names, leaf.names);
-    pki.openssl_verify("leaf");
+    openssl_verify(&pki, "leaf");
 }
 
 #[test]
 fn run_mode_renews_reloads_and_exits_after_expiry() {
-    let pki = Pki::new();
-    let daemon = pki.daemon("");
-    let token = pki.token(&daemon, "t1", Some("short"), &["m.short.example"]);
+    let pki = Pki::new(&OPTIONS);
+    let daemon = start_daemon(&pki, "");
+    let token = token_file(&pki, &daemon, "t1", Some("short"), &["m.short.example"]);
     pki.enroll(&daemon, &token, "leaf", &["m.short.example"])
         .success();
     let reload_log = pki.path("reloads.log");
     let reload = format!("sh -c 'echo reloaded >> {}'", s(&reload_log));
-    let mut child: Child = Command::new(ironroot_e2e::binary("ironroot-client"))
-        .args([
-            "run",
-            "--server",
-            &daemon.url,
-            "--cert",
-            s(&pki.path("leaf.pem")),
-            "--key",
-            s(&pki.path("leaf.key")),
-            "--chain",
-            s(&pki.path("leaf.chain.pem")),
-            "--root",
-            s(&pki.root),
-            "--renew-at",
-            "0.5",
-            "--max-backoff-seconds",
-            "2",
-            "--reload-command",
-            &reload,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(pki.path("run.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = pki.spawn_client_run(
+        &daemon,
+        "leaf",
+        &["--reload-command", &reload],
+        &pki.path("run.log"),
+    );
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while reloads(&reload_log) < 2 {
@@ -871,7 +574,7 @@ fn run_mode_renews_reloads_and_exits_after_expiry() {
         assert!(child.try_wait().unwrap().is_none(), "run exited early");
         std::thread::sleep(Duration::from_millis(200));
     }
-    pki.openssl_verify("leaf");
+    openssl_verify(&pki, "leaf");
     let renewals: i64 = pki
         .db()
         .query_row(
@@ -915,12 +618,4 @@ fn wait_until(at: time::OffsetDateTime) {
     if let Ok(wait) = Duration::try_from(wait) {
         std::thread::sleep(wait);
     }
-}
-
-/// Returns the SHA-256 fingerprint of a PEM certificate file, colon-separated.
-fn fingerprint_of(path: &Path) -> String {
-    CertificateInfo::parse_pem(&std::fs::read(path).unwrap(), "certificate")
-        .unwrap()
-        .fingerprint
-        .to_string()
 }

@@ -5,216 +5,42 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use ironroot_core::cert::CertificateInfo;
 use ironroot_core::pemfile;
-use ironroot_e2e::run::{Daemon, Run, Transcript, free_port, run};
+use ironroot_e2e::pki::{Pki, PkiOptions, certificate, path_str as s};
+use ironroot_e2e::run::{Daemon, free_port, run};
 use ironroot_e2e::{tools, verify};
 use rustls_pki_types::{CertificateDer, UnixTime};
 
-/// A rehearsal PKI: root, one imported intermediate and an admin credential.
-struct Pki {
-    dir: tempfile::TempDir,
-    transcript: Transcript,
-    offline: PathBuf,
-    passphrase_file: PathBuf,
-    data_dir: PathBuf,
-    admin: PathBuf,
-    recipient: String,
+const OPTIONS: PkiOptions<'static> = PkiOptions {
+    algorithm: "ecdsa-p256",
+    root_common_name: "Revocation Root CA",
+    intermediate: "a",
+    intermediate_common_name: "Revocation Intermediate a",
+    admin_name: "revoker",
+    config: None,
+};
+
+/// Writes issuer.toml with a plain-HTTP CRL listener on `port`.
+fn configure(pki: &Pki, port: u16, crl_validity: &str) {
+    pki.write_config(&format!(
+        "crl_listen = \"127.0.0.1:{port}\"\n\
+         crl_url = \"http://127.0.0.1:{port}/v1/crl\"\n\
+         ocsp_url = \"http://127.0.0.1:{port}/v1/ocsp\"\n\
+         crl_validity = \"{crl_validity}\"\n"
+    ));
 }
 
-impl Pki {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let transcript = Transcript::default();
-        let offline = dir.path().join("offline");
-        std::fs::create_dir(&offline).unwrap();
-        let passphrase_file = offline.join("passphrase");
-        std::fs::write(&passphrase_file, "rehearsal passphrase for tests only\n").unwrap();
-        std::fs::set_permissions(&passphrase_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        run(
-            &transcript,
-            "ironroot-ceremony",
-            &[
-                "init-root",
-                "--out-dir",
-                s(&offline),
-                "--algorithm",
-                "ecdsa-p256",
-                "--common-name",
-                "Revocation Root CA",
-                "--passphrase-file",
-                s(&passphrase_file),
-            ],
-        )
-        .success();
-        let data_dir = dir.path().join("issuer");
-        let init = run(
-            &transcript,
-            "ironroot-issuer",
-            &["init", "--data-dir", s(&data_dir)],
-        )
-        .success();
-        let recipient = init.stdout.lines().last().unwrap().trim().to_owned();
-        let admin = dir.path().join("admin");
-        let pki = Self {
-            dir,
-            transcript,
-            offline,
-            passphrase_file,
-            data_dir,
-            admin,
-            recipient,
-        };
-        pki.import("a");
-        run(
-            &pki.transcript,
-            "ironroot-issuer",
-            &[
-                "admin-credential",
-                "--data-dir",
-                s(&pki.data_dir),
-                "--name",
-                "revoker",
-                "--out-dir",
-                s(&pki.admin),
-            ],
-        )
-        .success();
-        pki
-    }
-
-    /// Signs intermediate `name` with the root and imports it. Returns the
-    /// import output and the intermediate's SHA-256.
-    fn import(&self, name: &str) -> (Run, String) {
-        let bundle = self.offline.join(format!("{name}.bundle.age"));
-        let cert = self.offline.join(format!("{name}.pem"));
-        run(
-            &self.transcript,
-            "ironroot-ceremony",
-            &[
-                "sign-intermediate",
-                "--root-cert",
-                s(&self.offline.join("root.pem")),
-                "--root-key",
-                s(&self.offline.join("root.key.age")),
-                "--passphrase-file",
-                s(&self.passphrase_file),
-                "--recipient",
-                &self.recipient,
-                "--common-name",
-                &format!("Revocation Intermediate {name}"),
-                "--out",
-                s(&bundle),
-                "--cert-out",
-                s(&cert),
-            ],
-        )
-        .success();
-        let output = run(
-            &self.transcript,
-            "ironroot-issuer",
-            &[
-                "import",
-                "--data-dir",
-                s(&self.data_dir),
-                "--root-fingerprint",
-                &CertificateInfo::parse_pem(&std::fs::read(self.root()).unwrap(), "root")
-                    .unwrap()
-                    .fingerprint
-                    .to_string(),
-                s(&bundle),
-            ],
-        )
-        .success();
-        let sha256 = CertificateInfo::parse_pem(&std::fs::read(&cert).unwrap(), "intermediate")
-            .unwrap()
-            .fingerprint
-            .to_hex();
-        (output, sha256)
-    }
-
-    fn root(&self) -> PathBuf {
-        self.offline.join("root.pem")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Writes issuer.toml with a plain-HTTP CRL listener on `port`.
-    fn configure(&self, port: u16, crl_validity: &str) {
-        let config = format!(
-            "crl_listen = \"127.0.0.1:{port}\"\n\
-             crl_url = \"http://127.0.0.1:{port}/v1/crl\"\n\
-             ocsp_url = \"http://127.0.0.1:{port}/v1/ocsp\"\n\
-             crl_validity = \"{crl_validity}\"\n"
-        );
-        std::fs::write(self.data_dir.join("issuer.toml"), config).unwrap();
-    }
-
-    fn admin(&self, daemon: &Daemon, args: &[&str]) -> Run {
-        let cert = self.admin.join("admin.pem");
-        let key = self.admin.join("admin.key");
-        let root = self.root();
-        let mut all = vec![
-            "--server",
-            &daemon.url,
-            "--root",
-            s(&root),
-            "--cert",
-            s(&cert),
-            "--key",
-            s(&key),
-        ];
-        all.extend_from_slice(args);
-        run(&self.transcript, "ironroot-admin", &all)
-    }
-
-    /// Enrolls `name` into `<prefix>.pem` and `<prefix>.chain.pem`; returns the leaf.
-    fn enroll(&self, daemon: &Daemon, prefix: &str, name: &str) -> CertificateInfo {
-        let token = self.path(&format!("{prefix}.token"));
-        self.admin(
-            daemon,
-            &["token", "create", "--dns", name, "--out", s(&token)],
-        )
-        .success();
-        let fingerprint = CertificateInfo::parse_pem(&std::fs::read(self.root()).unwrap(), "root")
-            .unwrap()
-            .fingerprint
-            .to_string();
-        let cert = self.path(&format!("{prefix}.pem"));
-        run(
-            &self.transcript,
-            "ironroot-client",
-            &[
-                "enroll",
-                "--server",
-                &daemon.url,
-                "--root-fingerprint",
-                &fingerprint,
-                "--token-file",
-                s(&token),
-                "--cert",
-                s(&cert),
-                "--key",
-                s(&self.path(&format!("{prefix}.key"))),
-                "--chain",
-                s(&self.path(&format!("{prefix}.chain.pem"))),
-                "--dns",
-                name,
-            ],
-        )
-        .success();
-        CertificateInfo::parse_pem(&std::fs::read(&cert).unwrap(), "leaf").unwrap()
-    }
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
+/// Creates a token for `name` in `<prefix>.token`, enrolls `name` into
+/// `<prefix>.pem` and `<prefix>.chain.pem`, and returns the leaf.
+fn enroll_leaf(pki: &Pki, daemon: &Daemon, prefix: &str, name: &str) -> CertificateInfo {
+    let token = pki.path(&format!("{prefix}.token"));
+    pki.create_token(daemon, &token, &[name], &[]).success();
+    pki.enroll(daemon, &token, prefix, &[name]).success();
+    pki.leaf(prefix)
 }
 
 /// Sends a plain HTTP/1.1 GET to 127.0.0.1:`port` and returns status, content type and body.
@@ -263,6 +89,25 @@ fn crl_serials(der: &[u8]) -> Vec<String> {
     crl.iter_revoked_certificates()
         .map(|entry| ironroot_core::fingerprint::hex(entry.raw_serial()))
         .collect()
+}
+
+/// Runs `openssl verify -crl_check` on `<prefix>.pem` with its chain and the
+/// CRL in `crl_pem`. Returns whether it passed, and the output.
+fn openssl_verify_crl(pki: &Pki, prefix: &str, crl_pem: &Path) -> (bool, String) {
+    let root = pki.root();
+    let chain = pki.path(&format!("{prefix}.chain.pem"));
+    let leaf = pki.path(&format!("{prefix}.pem"));
+    openssl(&[
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        s(&root),
+        "-untrusted",
+        s(&chain),
+        "-CRLfile",
+        s(crl_pem),
+        s(&leaf),
+    ])
 }
 
 fn openssl(args: &[&str]) -> (bool, String) {
@@ -320,12 +165,12 @@ fn webpki_with_crl(root: &[u8], chain: &[Vec<u8>], leaf: &[u8], crl: &[u8]) -> R
 
 #[test]
 fn revoked_leaf_is_rejected_by_crl_and_ocsp() {
-    let pki = Pki::new();
+    let pki = Pki::new(&OPTIONS);
     let port = free_port();
-    pki.configure(port, "3s");
-    let daemon = Daemon::start(&pki.transcript, &pki.data_dir, &[]);
-    let revoked = pki.enroll(&daemon, "revoked", "revoked.e2e.internal");
-    let good = pki.enroll(&daemon, "good", "good.e2e.internal");
+    configure(&pki, port, "3s");
+    let daemon = pki.start_daemon(&[]);
+    let revoked = enroll_leaf(&pki, &daemon, "revoked", "revoked.e2e.internal");
+    let good = enroll_leaf(&pki, &daemon, "good", "good.e2e.internal");
 
     // Issued leaves point at their issuer's CRL and at the OCSP responder.
     let (_, text) = openssl(&[
@@ -351,69 +196,32 @@ fn revoked_leaf_is_rejected_by_crl_and_ocsp() {
     assert!(output.stdout.contains(&serial), "{}", output.stdout);
     assert!(output.stdout.contains("keyCompromise"), "{}", output.stdout);
 
-    let again = pki
-        .admin(&daemon, &["revoke", &serial, "--reason", "superseded"])
-        .failure(1);
-    assert!(again.stderr.contains("already revoked"), "{}", again.stderr);
-    assert!(again.stderr.contains("keyCompromise"), "{}", again.stderr);
+    pki.admin(&daemon, &["revoke", &serial, "--reason", "superseded"])
+        .failure(1)
+        .expect_stderr(&["already revoked", "keyCompromise"]);
     let unknown_serial = "7f00000000000000000000000000abcd";
-    let unknown = pki
-        .admin(
-            &daemon,
-            &["revoke", unknown_serial, "--reason", "unspecified"],
-        )
-        .failure(1);
-    assert!(
-        unknown.stderr.contains(unknown_serial),
-        "{}",
-        unknown.stderr
-    );
-    assert!(
-        unknown.stderr.contains("no certificate"),
-        "{}",
-        unknown.stderr
-    );
-    let hold = pki
-        .admin(
-            &daemon,
-            &["revoke", &good.serial_hex(), "--reason", "certificateHold"],
-        )
-        .failure(1);
-    assert!(
-        hold.stderr.contains("not a revocation reason"),
-        "{}",
-        hold.stderr
-    );
+    pki.admin(
+        &daemon,
+        &["revoke", unknown_serial, "--reason", "unspecified"],
+    )
+    .failure(1)
+    .expect_stderr(&[unknown_serial, "no certificate"]);
+    pki.admin(
+        &daemon,
+        &["revoke", &good.serial_hex(), "--reason", "certificateHold"],
+    )
+    .failure(1)
+    .expect_stderr(&["not a revocation reason"]);
 
     // openssl verify with the CRL from the plain-HTTP listener.
     let crl_pem = pki.path("crl.pem");
     let crl = fetch_crl(port, "/v1/crl", &crl_pem);
     assert!(crl_serials(&crl).contains(&serial));
     let root = pki.root();
-    let (ok, text) = openssl(&[
-        "verify",
-        "-crl_check",
-        "-CAfile",
-        s(&root),
-        "-untrusted",
-        s(&pki.path("revoked.chain.pem")),
-        "-CRLfile",
-        s(&crl_pem),
-        s(&pki.path("revoked.pem")),
-    ]);
+    let (ok, text) = openssl_verify_crl(&pki, "revoked", &crl_pem);
     assert!(!ok, "{text}");
     assert!(text.contains("certificate revoked"), "{text}");
-    let (ok, text) = openssl(&[
-        "verify",
-        "-crl_check",
-        "-CAfile",
-        s(&root),
-        "-untrusted",
-        s(&pki.path("good.chain.pem")),
-        "-CRLfile",
-        s(&crl_pem),
-        s(&pki.path("good.pem")),
-    ]);
+    let (ok, text) = openssl_verify_crl(&pki, "good", &crl_pem);
     assert!(ok, "{text}");
 
     // openssl ocsp: revoked, good, and unknown for a serial never issued.
@@ -442,9 +250,7 @@ fn revoked_leaf_is_rejected_by_crl_and_ocsp() {
     assert_eq!(status, 404);
 
     // rustls-webpki with the CRL.
-    let root_der = CertificateInfo::parse_pem(&std::fs::read(&root).unwrap(), "root")
-        .unwrap()
-        .der;
+    let root_der = certificate(&root).der;
     let chain = pemfile::parse_all(
         &std::fs::read(pki.path("revoked.chain.pem")).unwrap(),
         "CERTIFICATE",
@@ -468,7 +274,7 @@ fn revoked_leaf_is_rejected_by_crl_and_ocsp() {
     assert_eq!(daemon.stop(), 0);
 
     // The number keeps growing across a restart.
-    let daemon = Daemon::start(&pki.transcript, &pki.data_dir, &[]);
+    let daemon = pki.start_daemon(&[]);
     let after_restart = crl_number(&fetch_crl(port, "/v1/crl", &pki.path("crl3.pem")));
     assert!(
         after_restart > second,
@@ -488,36 +294,27 @@ fn revoked_leaf_is_rejected_by_crl_and_ocsp() {
     )
     .unwrap();
     drop(db);
-    let daemon = Daemon::start(&pki.transcript, &pki.data_dir, &[]);
-    let expired = pki
-        .admin(
-            &daemon,
-            &["revoke", &good.serial_hex(), "--reason", "superseded"],
-        )
-        .failure(1);
-    assert!(expired.stderr.contains("expired"), "{}", expired.stderr);
-    assert!(
-        expired.stderr.contains("not added to CRLs"),
-        "{}",
-        expired.stderr
-    );
+    let daemon = pki.start_daemon(&[]);
+    pki.admin(
+        &daemon,
+        &["revoke", &good.serial_hex(), "--reason", "superseded"],
+    )
+    .failure(1)
+    .expect_stderr(&["expired", "not added to CRLs"]);
     assert_eq!(daemon.stop(), 0);
 }
 
 #[test]
 fn rotation_keeps_old_crl_and_switches_signer() {
-    let pki = Pki::new();
+    let pki = Pki::new(&OPTIONS);
     let port = free_port();
-    pki.configure(port, "1h");
-    let sha_a = CertificateInfo::parse_pem(&std::fs::read(pki.offline.join("a.pem")).unwrap(), "a")
-        .unwrap()
-        .fingerprint
-        .to_hex();
-    let daemon = Daemon::start(&pki.transcript, &pki.data_dir, &[]);
-    let leaf_a = pki.enroll(&daemon, "leaf-a", "a.e2e.internal");
+    configure(&pki, port, "1h");
+    let sha_a = certificate(&pki.offline.join("a.pem")).fingerprint.to_hex();
+    let daemon = pki.start_daemon(&[]);
+    let leaf_a = enroll_leaf(&pki, &daemon, "leaf-a", "a.e2e.internal");
 
     // Import B while the daemon runs; it stays inactive and says how to activate.
-    let (import, sha_b) = pki.import("b");
+    let (import, sha_b) = pki.import("b", "Revocation Intermediate b");
     assert!(import.stdout.contains("inactive"), "{}", import.stdout);
     assert!(
         import
@@ -541,11 +338,9 @@ fn rotation_keeps_old_crl_and_switches_signer() {
 
     pki.admin(&daemon, &["intermediates", "activate", &sha_b])
         .success();
-    let leaf_b = pki.enroll(&daemon, "leaf-b", "b.e2e.internal");
-    let b = CertificateInfo::parse_pem(&std::fs::read(pki.offline.join("b.pem")).unwrap(), "b")
-        .unwrap();
-    let a = CertificateInfo::parse_pem(&std::fs::read(pki.offline.join("a.pem")).unwrap(), "a")
-        .unwrap();
+    let leaf_b = enroll_leaf(&pki, &daemon, "leaf-b", "b.e2e.internal");
+    let b = certificate(&pki.offline.join("b.pem"));
+    let a = certificate(&pki.offline.join("a.pem"));
     assert_eq!(leaf_b.issuer, b.subject);
     assert_eq!(leaf_a.issuer, a.subject);
     let root = pki.root();
@@ -582,17 +377,7 @@ fn rotation_keeps_old_crl_and_switches_signer() {
     assert!(crl_serials(&crl_a).contains(&leaf_a.serial_hex()));
     let crl_b = fetch_crl(port, "/v1/crl", &pki.path("crl-b.pem"));
     assert!(crl_serials(&crl_b).is_empty());
-    let (ok, text) = openssl(&[
-        "verify",
-        "-crl_check",
-        "-CAfile",
-        s(&root),
-        "-untrusted",
-        s(&pki.path("leaf-a.chain.pem")),
-        "-CRLfile",
-        s(&pki.path("crl-a.pem")),
-        s(&pki.path("leaf-a.pem")),
-    ]);
+    let (ok, text) = openssl_verify_crl(&pki, "leaf-a", &pki.path("crl-a.pem"));
     assert!(!ok && text.contains("certificate revoked"), "{text}");
     // OCSP still answers for A after the switch.
     let text = ocsp(
@@ -605,8 +390,8 @@ fn rotation_keeps_old_crl_and_switches_signer() {
     assert_eq!(daemon.stop(), 0);
 
     // The switch was stored: after a restart B still signs.
-    let daemon = Daemon::start(&pki.transcript, &pki.data_dir, &[]);
-    let leaf_b2 = pki.enroll(&daemon, "leaf-b2", "b2.e2e.internal");
+    let daemon = pki.start_daemon(&[]);
+    let leaf_b2 = enroll_leaf(&pki, &daemon, "leaf-b2", "b2.e2e.internal");
     assert_eq!(leaf_b2.issuer, b.subject);
     assert_eq!(daemon.stop(), 0);
 
@@ -622,35 +407,22 @@ fn rotation_keeps_old_crl_and_switches_signer() {
 
 #[test]
 fn second_daemon_on_one_directory_is_rejected() {
-    let pki = Pki::new();
-    let daemon = Daemon::start(&pki.transcript, &pki.data_dir, &[]);
+    let pki = Pki::new(&OPTIONS);
+    let daemon = pki.start_daemon(&[]);
     let listen = format!("127.0.0.1:{}", free_port());
-    let second = run(
+    run(
         &pki.transcript,
         "ironroot-issuer",
         &["serve", "--data-dir", s(&pki.data_dir), "--listen", &listen],
     )
-    .failure(2);
-    assert!(
-        second.stderr.contains(s(&pki.data_dir)),
-        "{}",
-        second.stderr
-    );
-    assert!(
-        second.stderr.contains("another ironroot-issuer daemon"),
-        "{}",
-        second.stderr
-    );
-    let offline = run(
+    .failure(2)
+    .expect_stderr(&[s(&pki.data_dir), "another ironroot-issuer daemon"]);
+    run(
         &pki.transcript,
         "ironroot-issuer",
         &["activate", "--data-dir", s(&pki.data_dir), &"0".repeat(64)],
     )
-    .failure(2);
-    assert!(
-        offline.stderr.contains("another ironroot-issuer daemon"),
-        "{}",
-        offline.stderr
-    );
+    .failure(2)
+    .expect_stderr(&["another ironroot-issuer daemon"]);
     assert_eq!(daemon.stop(), 0);
 }
