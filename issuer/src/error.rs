@@ -86,10 +86,10 @@ impl Error {
                 "run ironroot-issuer import first: `ironroot-issuer import --data-dir {} BUNDLE`",
                 path.display()
             )),
-            Self::DataDirLocked { .. } => Some(
-                "stop the other daemon first; two processes must never write one database. For a running daemon use `ironroot-admin` instead"
-                    .to_owned(),
-            ),
+            Self::DataDirLocked { lock, .. } => Some(format!(
+                "stop the daemon that holds {} first, because two processes must never write one database; to change a running daemon (for example to activate an intermediate) use `ironroot-admin`, and restore only into a new, empty directory",
+                lock.display()
+            )),
             Self::Bind { address, .. } => Some(format!(
                 "another process (perhaps another ironroot-issuer) may be using {address}; stop it or pass --listen with a free address"
             )),

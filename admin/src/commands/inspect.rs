@@ -167,14 +167,32 @@ pub(crate) async fn show_cert(
         println!("superseded by: {next}");
     }
     if let Some(revoked_at) = detail.revoked_at {
+        let code = detail.revocation_reason.unwrap_or(0);
         println!(
-            "revoked at:    {} (reason code {})",
+            "revoked at:    {} (reason {}, code {code})",
             format_time(revoked_at),
-            detail.revocation_reason.unwrap_or(0)
+            reason_name(code)
         );
     }
     print!("{}", detail.pem);
     Ok(())
+}
+
+/// Returns the RFC 5280 CRLReason name of `code`, as `revoke --reason` takes it.
+fn reason_name(code: i64) -> &'static str {
+    match code {
+        0 => "unspecified",
+        1 => "keyCompromise",
+        2 => "cACompromise",
+        3 => "affiliationChanged",
+        4 => "superseded",
+        5 => "cessationOfOperation",
+        6 => "certificateHold",
+        8 => "removeFromCRL",
+        9 => "privilegeWithdrawn",
+        10 => "aACompromise",
+        _ => "unknown",
+    }
 }
 
 pub(crate) async fn status(connection: &ConnectionArgs, args: &JsonArgs) -> Result<(), CliError> {

@@ -30,7 +30,9 @@ pub fn run(data_dir: &DataDir) -> Result<(), Error> {
     if !existed {
         tracing::info!(data_dir = %data_dir.root().display(), recipient = %recipient, "data directory initialised");
     }
-    println!("give this recipient to the ceremony (sign-intermediate --recipient):");
+    println!(
+        "give this recipient to the ceremony (`recipient` in its ceremony file, or sign-intermediate --recipient):"
+    );
     println!("{recipient}");
     Ok(())
 }
