@@ -147,6 +147,18 @@ fn check_distinct_outputs(args: &EnrollArgs) -> Result<(), CliError> {
             ))
             .with_hint("give each output its own file"));
         }
+        // Checked before the token is sent, so a typo costs no token.
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !directory.is_dir() {
+            return Err(CliError::usage(format!(
+                "the directory '{}' of {flag} does not exist",
+                directory.display()
+            ))
+            .with_hint("create it first, or choose another path"));
+        }
     }
     Ok(())
 }

@@ -185,7 +185,7 @@ pub fn restore(args: &RestoreArgs) -> Result<(), Error> {
     let archive = Archive::parse(&plaintext, &args.archive)?;
     let report = backup::check(&archive, &args.archive, &args.root_fingerprint)?;
     println!(
-        "backup {} is valid: {} files, {} certificates, {} intermediates with matching keys, audit chain of {} rows verified",
+        "backup {} is valid: files {}, certificates {}, intermediates with matching keys {}, audit rows verified {}",
         args.archive.display(),
         report.members,
         report.certificates,
