@@ -75,7 +75,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) yes: bool,
 
-    /// Accept validity above 25 years (root) or 8 years (intermediate).
+    /// Accept a lifetime above 9131 days, 25 years (root and cross certificates),
+    /// or 2922 days, 8 years (intermediate).
     #[arg(long)]
     pub(crate) allow_long_validity: bool,
 

@@ -151,11 +151,21 @@ pub(crate) enum CeremonyError {
     #[error("the ceremony was stopped at step `{step}`; nothing was written")]
     Aborted { step: String },
 
-    #[error("{}{}: {reason}", seq.map_or_else(String::new, |seq| format!("transcript entry seq {seq}, ")), line_label(*line))]
+    #[error("{}: {reason}", transcript_location(*seq, *line))]
     TranscriptTampered {
         line: usize,
         seq: Option<u64>,
         reason: String,
+    },
+
+    #[error(
+        "transcript entry seq {seq} (line {line}) was altered: its SHA-256 no longer matches the `prev` of entry seq {next_seq} (line {next_line})"
+    )]
+    TranscriptEntryAltered {
+        seq: u64,
+        line: usize,
+        next_seq: u64,
+        next_line: usize,
     },
 
     #[error(
@@ -168,11 +178,13 @@ fn format_field_errors(errors: &[crate::ceremony_file::FieldError]) -> String {
     errors.iter().map(|error| format!("\n  {error}")).collect()
 }
 
-fn line_label(line: usize) -> String {
-    if line == 0 {
-        "the file".to_owned()
-    } else {
-        format!("line {line}")
+/// Names where in a transcript a problem is: `transcript entry seq 4 (line 5)`,
+/// `transcript line 5` when the line is no entry, or the whole file for line 0.
+fn transcript_location(seq: Option<u64>, line: usize) -> String {
+    match (seq, line) {
+        (_, 0) => "transcript file".to_owned(),
+        (Some(seq), line) => format!("transcript entry seq {seq} (line {line})"),
+        (None, line) => format!("transcript line {line}"),
     }
 }
 
@@ -240,7 +252,9 @@ impl CeremonyError {
             Self::InvalidCeremonyFile { .. } => "fix the fields listed above; docs/ceremony-files.md \
                 describes every field. No key was generated or unlocked"
                 .to_owned(),
-            Self::TranscriptTampered { .. } | Self::TranscriptSigner { .. } => {
+            Self::TranscriptTampered { .. }
+            | Self::TranscriptEntryAltered { .. }
+            | Self::TranscriptSigner { .. } => {
                 "compare the transcript with the copy in the ceremony binder; do not trust this file"
                     .to_owned()
             }

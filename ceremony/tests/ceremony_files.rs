@@ -583,3 +583,170 @@ fn wrong_share_secret_is_named() {
     ws.edit("crl.toml", "custodian-3.identity", "custodian-1.identity");
     ws.run_yes("crl.toml");
 }
+
+#[test]
+fn leftover_share_file_is_refused_in_validation() {
+    let ws = Workspace::new();
+    ws.run_yes("root-shares.toml");
+    // The same id and shares_dir, but new certificate, key and transcript paths.
+    ws.edit("root-shares.toml", "shared-root.pem", "second-root.pem");
+    ws.edit(
+        "root-shares.toml",
+        "shared-root.key.age",
+        "second-root.key.age",
+    );
+    ws.edit(
+        "root-shares.toml",
+        "root-shares-2026.transcript.jsonl",
+        "second.transcript.jsonl",
+    );
+    let before = ws.listing();
+    let run = ws.ceremony(&["run", "root-shares.toml", "--yes"]);
+    run.assert_failure(&[
+        "outputs.shares_dir[1]",
+        "root-shares-2026-share-1-carol.txt",
+        "outputs.shares_dir[3]",
+        "root-shares-2026-share-3-erin.txt",
+        "already exists",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(!run.stdout.contains("Step 1"), "{}", run.stdout);
+    assert_eq!(ws.listing(), before);
+}
+
+/// Writes `name` with `mode` and the example passphrase.
+fn passphrase_with_mode(ws: &Workspace, name: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    ws.private(name, "a long enough passphrase");
+    std::fs::set_permissions(ws.path(name), std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn open_custody_passphrase_is_refused_in_validation() {
+    let ws = Workspace::new();
+    ws.run_yes("root.toml");
+    passphrase_with_mode(&ws, "new-root.passphrase", 0o644);
+    let text = ws.read("root-rollover.toml");
+    let (head, _) = text.split_once("[custody]").unwrap();
+    let custody = "[custody]\nmode = \"passphrase\"\npassphrase_file = \"new-root.passphrase\"\n";
+    std::fs::write(ws.path("root-rollover.toml"), format!("{head}{custody}")).unwrap();
+    let before = ws.listing();
+    let run = ws.ceremony(&["run", "root-rollover.toml", "--yes"]);
+    run.assert_failure(&[
+        "custody.passphrase_file",
+        "new-root.passphrase",
+        "mode 0644",
+        "chmod 600",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(!run.stdout.contains("Step 1"), "{}", run.stdout);
+    assert_eq!(ws.listing(), before);
+}
+
+#[test]
+fn open_secret_files_are_refused_in_validation() {
+    let ws = Workspace::new();
+    ws.run_yes("root.toml");
+    passphrase_with_mode(&ws, "open.passphrase", 0o640);
+    passphrase_with_mode(&ws, "open.identity", 0o604);
+
+    // An unlock passphrase and a custodian's share passphrase, both too open.
+    ws.edit("intermediate.toml", "root.passphrase", "open.passphrase");
+    ws.edit("root-shares.toml", "erin.passphrase", "open.passphrase");
+    // A custodian identity file that others can read.
+    ws.edit(
+        "crl.toml",
+        "passphrase_file = \"root.passphrase\"",
+        "identity_files = [\"open.identity\"]",
+    );
+    let cases = [
+        ("intermediate.toml", "unlock.passphrase_file"),
+        ("root-shares.toml", "custody.custodians[2].passphrase_file"),
+        ("crl.toml", "unlock.identity_files[0]"),
+    ];
+    for (file, field) in cases {
+        let before = ws.listing();
+        let run = ws.ceremony(&["run", file, "--yes"]);
+        run.assert_failure(&[field, "by group or others"]);
+        assert_eq!(run.code, 2, "{file}");
+        assert!(!run.stdout.contains("Step 1"), "{file}: {}", run.stdout);
+        assert_eq!(ws.listing(), before, "{file}");
+    }
+
+    // A passphrase given on the command line is checked in validation too.
+    ws.edit(
+        "intermediate.toml",
+        "[unlock]\npassphrase_file = \"open.passphrase\"\n",
+        "",
+    );
+    let run = ws.ceremony(&[
+        "run",
+        "intermediate.toml",
+        "--yes",
+        "--passphrase-file",
+        "open.passphrase",
+    ]);
+    run.assert_failure(&["--passphrase-file", "by group or others"]);
+    assert!(!run.stdout.contains("Step 1"), "{}", run.stdout);
+}
+
+#[test]
+fn short_share_passphrase_is_refused_in_validation() {
+    let ws = Workspace::new();
+    ws.private("erin.passphrase", "too short");
+    let run = ws.ceremony(&["run", "root-shares.toml", "--yes"]);
+    run.assert_failure(&["custody.custodians[2].passphrase_file", "at least 12"]);
+    assert_eq!(run.code, 2);
+    assert!(!run.stdout.contains("Step 1"), "{}", run.stdout);
+}
+
+#[test]
+fn failed_dry_run_removes_its_scratch() {
+    let ws = Workspace::new();
+    ws.edit("root.toml", "days = 7300", "days = 365");
+    ws.run_yes("root.toml");
+    // The intermediate would outlive the root, which the dry run finds in a step.
+    let run = ws.ceremony(&["run", "intermediate.toml", "--dry-run", "--yes"]);
+    run.assert_failure(&["after the root certificate"]);
+    assert!(
+        run.stdout.contains("scratch directory"),
+        "the failure came before the scratch directory:\n{}",
+        run.stdout
+    );
+    let left: Vec<_> = std::fs::read_dir(ws.path("tmp")).unwrap().collect();
+    assert!(left.is_empty(), "the dry run left {left:?}");
+}
+
+#[test]
+fn dry_run_scratch_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let run = ws.ceremony(&["run", "root.toml", "--dry-run", "--yes"]);
+    run.assert_success();
+    let scratch: Vec<_> = std::fs::read_dir(ws.path("tmp"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(scratch.len(), 1, "{scratch:?}");
+    let mode = std::fs::metadata(&scratch[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", scratch[0].display());
+}
+
+#[test]
+fn unknown_field_is_reported_alone() {
+    // A file that does not parse stops at the parse error; the field errors
+    // (here the weak algorithm) appear once the unknown field is removed.
+    let ws = Workspace::new();
+    ws.edit(
+        "root.toml",
+        "algorithm = \"ecdsa-p384\"",
+        "algorithm = \"rsa-2048\"",
+    );
+    ws.edit("root.toml", "country = \"DE\"", "colour = \"red\"");
+    let run = ws.ceremony(&["run", "root.toml", "--yes"]);
+    run.assert_failure(&["subject.colour", "unknown field"]);
+    assert!(!run.stderr.contains("key.algorithm"), "{}", run.stderr);
+    ws.edit("root.toml", "colour = \"red\"", "country = \"DE\"");
+    let run = ws.ceremony(&["run", "root.toml", "--yes"]);
+    run.assert_failure(&["key.algorithm", "3072"]);
+}

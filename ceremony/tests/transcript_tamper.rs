@@ -36,7 +36,27 @@ fn transcript_tampering_is_detected_and_named() {
     edited[3] = edited[3].replacen("\"seq\":3,\"at\":\"", "\"seq\":3,\"at\":\"1", 1);
     assert_ne!(edited[3], original[3]);
     write_lines(&ws, "edited.jsonl", &edited);
-    verify(&ws, "edited.jsonl").assert_failure(&["seq 3", "line 4", "altered"]);
+    verify(&ws, "edited.jsonl").assert_failure(&[
+        "transcript entry seq 3 (line 4) was altered: its SHA-256 no longer matches the `prev` of entry seq 4 (line 5)",
+    ]);
+
+    // Edit the first entry: the second entry's `prev` catches it.
+    let mut first = original.clone();
+    first[0] = first[0].replacen("\"seq\":0,\"at\":\"", "\"seq\":0,\"at\":\"1", 1);
+    assert_ne!(first[0], original[0]);
+    write_lines(&ws, "first.jsonl", &first);
+    verify(&ws, "first.jsonl").assert_failure(&[
+        "transcript entry seq 0 (line 1) was altered: its SHA-256 no longer matches the `prev` of entry seq 1 (line 2)",
+    ]);
+
+    // Break the first entry's own `prev`: it no longer starts the chain.
+    let mut unchained = original.clone();
+    unchained[0] = unchained[0].replacen(&"0".repeat(64), &format!("1{}", "0".repeat(63)), 1);
+    assert_ne!(unchained[0], original[0]);
+    write_lines(&ws, "unchained.jsonl", &unchained);
+    verify(&ws, "unchained.jsonl").assert_failure(&[
+        "transcript entry seq 0 (line 1): the first entry does not start the chain",
+    ]);
 
     // Delete entry seq 4 (line 5).
     let mut deleted = original.clone();
@@ -61,7 +81,29 @@ fn transcript_tampering_is_detected_and_named() {
     let index = last.len() - 2;
     last[index] = last[index].replace("ceremony-end", "ceremony-end ");
     write_lines(&ws, "last.jsonl", &last);
-    verify(&ws, "last.jsonl").assert_failure(&[&format!("seq {index}"), "altered"]);
+    verify(&ws, "last.jsonl").assert_failure(&[&format!(
+        "transcript entry seq {index} (line {}) was altered: its SHA-256 no longer matches the `prev` of entry seq {} (line {})",
+        index + 1,
+        index + 1,
+        index + 2
+    )]);
+
+    // Edit the signature entry, the last line: no `prev` follows it, so its
+    // digest of the lines above is what no longer matches.
+    let mut signature = original.clone();
+    let index = signature.len() - 1;
+    let digest_at = signature[index].find("\"digest\":\"").unwrap() + "\"digest\":\"".len();
+    let flipped = if &signature[index][digest_at..=digest_at] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    signature[index].replace_range(digest_at..=digest_at, flipped);
+    write_lines(&ws, "signature.jsonl", &signature);
+    verify(&ws, "signature.jsonl").assert_failure(&[&format!(
+        "transcript entry seq {index} (line {}): the digest in the signature entry does not match",
+        index + 1
+    )]);
 }
 
 #[test]
@@ -94,6 +136,20 @@ fn transcript_renders_as_markdown() {
     assert!(markdown.contains("| seq | time (UTC) | type | details |"));
     assert!(markdown.contains("Alice Auditor"));
     assert!(markdown.contains("ceremony-start"));
+    // Each witness acknowledges several fingerprints but signs once.
+    for witness in ["Alice Auditor", "Bob Officer"] {
+        let lines = markdown
+            .lines()
+            .filter(|line| line.starts_with(&format!("- {witness}:")))
+            .count();
+        assert_eq!(lines, 1, "{witness}:\n{markdown}");
+    }
+    let acknowledgements = ws
+        .read(TRANSCRIPT)
+        .lines()
+        .filter(|line| line.contains("\"type\":\"witness\"") && line.contains("Alice Auditor"))
+        .count();
+    assert!(acknowledgements > 1, "{acknowledgements}");
     // An existing binder page is never overwritten.
     ws.ceremony(&["render-transcript", TRANSCRIPT, "--out", "binder.md"])
         .assert_failure(&["already exists"]);

@@ -3,6 +3,7 @@
 //! before any key is generated or unlocked.
 
 mod field_error;
+pub(crate) mod input_files;
 pub(crate) mod rules;
 pub(crate) mod validate;
 
@@ -286,6 +287,24 @@ pub(crate) struct SignerSpec {
     pub(crate) certificate: Option<PathBuf>,
     /// Passphrase file that decrypts `key`.
     pub(crate) passphrase_file: PathBuf,
+}
+
+/// Returns the file name of share `index` (1-based, in custodian order) of
+/// ceremony `id`, such as `root-2026-share-1-carol.txt`. The custodian's name
+/// is lower-cased and every character other than ASCII letters, digits and `-`
+/// becomes `-`, so `Alice Example` gives `alice-example`.
+pub(crate) fn share_file_name(id: &str, index: usize, custodian: &str) -> String {
+    let name: String = custodian
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{id}-share-{index}-{name}.txt")
 }
 
 impl ExtensionsSpec {

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use super::input_files::{self, InputFile};
 use super::validate::Options;
 use super::{CustodySpec, ExtensionsSpec, FieldError, Loaded, NameConstraintsSpec};
 
@@ -30,14 +31,14 @@ pub(super) fn custody_problems(
     let mut errors = Vec::new();
     let mut error = |field: &str, message: String| errors.push(FieldError::new(field, message));
     match custody.mode.as_str() {
+        // A dry run reads a named passphrase file too, so it is checked there as well.
         "passphrase" => match &custody.passphrase_file {
-            Some(path) if !options.dry_run && !loaded.resolve(path).is_file() => error(
-                "custody.passphrase_file",
-                format!(
-                    "'{}' is not a readable file",
-                    loaded.resolve(path).display()
-                ),
-            ),
+            Some(path) => {
+                let resolved = loaded.resolve(path);
+                if let Some(problem) = input_files::problem(&resolved, InputFile::NewPassphrase) {
+                    error("custody.passphrase_file", problem);
+                }
+            }
             None if options.yes && !options.passphrase_override && !options.dry_run => error(
                 "custody.passphrase_file",
                 "is missing; --yes runs read the new passphrase from a file (or --passphrase-file)"
@@ -95,14 +96,11 @@ pub(super) fn custody_problems(
                         }
                     }
                     (None, Some(path)) => {
-                        if !options.dry_run && !loaded.resolve(path).is_file() {
-                            error(
-                                &format!("{prefix}.passphrase_file"),
-                                format!(
-                                    "'{}' is not a readable file",
-                                    loaded.resolve(path).display()
-                                ),
-                            );
+                        let resolved = loaded.resolve(path);
+                        if let Some(problem) =
+                            input_files::problem(&resolved, InputFile::NewPassphrase)
+                        {
+                            error(&format!("{prefix}.passphrase_file"), problem);
                         }
                     }
                     // TODO: a custodian cannot type a share passphrase at the terminal yet;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use ironroot_core::crl::RevocationReason;
 use ironroot_core::profile::{self, Subject, Validity};
 
+use super::input_files::{self, InputFile};
 use super::rules::{
     CA_ALGORITHMS, check_ca_algorithm, custody_problems, extension_problems, parse_serial,
 };
-use super::{CeremonySpec, ExtensionsSpec, FieldError, Kind, Loaded};
+use super::{CeremonySpec, ExtensionsSpec, FieldError, Kind, Loaded, share_file_name};
 use crate::validity;
 
 /// Options of `run` that change what is valid.
@@ -49,6 +50,14 @@ impl<'a> Validator<'a> {
 
     fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message.into()));
+    }
+
+    /// Checks an input file that the ceremony reads, as `kind` describes.
+    fn check_file(&mut self, field: impl Into<String>, path: &Path, kind: InputFile) {
+        let resolved = self.loaded.resolve(path);
+        if let Some(problem) = input_files::problem(&resolved, kind) {
+            self.error(field, problem);
+        }
     }
 
     fn check(&mut self) {
@@ -264,12 +273,10 @@ impl<'a> Validator<'a> {
                 let resolved = self.loaded.resolve(path);
                 // A dry run replaces missing root material with throwaway files.
                 let may_be_missing = self.options.dry_run && field != "inputs.recipient_file";
-                if !resolved.is_file() && !may_be_missing {
-                    self.error(
-                        field,
-                        format!("'{}' is not a readable file", resolved.display()),
-                    );
+                if may_be_missing && std::fs::symlink_metadata(&resolved).is_err() {
+                    return;
                 }
+                self.check_file(field, path, InputFile::Public);
             }
         }
     }
@@ -352,8 +359,33 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
+            self.check_share_files(&resolved);
             return;
         }
+        self.check_new_path(field, resolved);
+    }
+
+    /// Checks the share files that mode `shares` creates in `dir`, one per
+    /// custodian, under the names the ceremony step gives them.
+    fn check_share_files(&mut self, dir: &Path) {
+        let Some(custody) = &self.spec().custody else {
+            return;
+        };
+        // A missing directory is reported once, not once per share file.
+        if custody.mode != "shares" || (!self.options.dry_run && !dir.is_dir()) {
+            return;
+        }
+        let id = &self.spec().id;
+        for (offset, custodian) in custody.custodians.iter().enumerate() {
+            let index = offset + 1;
+            let path = dir.join(share_file_name(id, index, &custodian.name));
+            self.check_new_path(&format!("outputs.shares_dir[{index}]"), path);
+        }
+    }
+
+    /// Checks that an output path is named once and, outside a dry run, that
+    /// its directory exists and the file does not.
+    fn check_new_path(&mut self, field: &str, resolved: PathBuf) {
         let parent = resolved
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -450,35 +482,36 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
-        let mut files: Vec<(String, PathBuf)> = Vec::new();
-        files.extend(
-            unlock
-                .passphrase_file
-                .iter()
-                .map(|p| ("unlock.passphrase_file".to_owned(), p.clone())),
-        );
-        for (list, name) in [
-            (&unlock.identity_files, "identity_files"),
-            (&unlock.share_files, "share_files"),
-            (&unlock.share_secret_files, "share_secret_files"),
+        let mut files: Vec<(String, PathBuf, InputFile)> = Vec::new();
+        files.extend(unlock.passphrase_file.iter().map(|p| {
+            (
+                "unlock.passphrase_file".to_owned(),
+                p.clone(),
+                InputFile::ExistingPassphrase,
+            )
+        }));
+        for (list, name, kind) in [
+            (&unlock.identity_files, "identity_files", InputFile::Secret),
+            (&unlock.share_files, "share_files", InputFile::Public),
+            // An age identity or a passphrase, so only the rules both share apply.
+            (
+                &unlock.share_secret_files,
+                "share_secret_files",
+                InputFile::Secret,
+            ),
         ] {
             files.extend(
                 list.iter()
                     .enumerate()
-                    .map(|(i, p)| (format!("unlock.{name}[{i}]"), p.clone())),
+                    .map(|(i, p)| (format!("unlock.{name}[{i}]"), p.clone(), kind)),
             );
         }
+        // A dry run never unlocks the real root key, so it reads none of these.
         if self.options.dry_run {
             return;
         }
-        for (field, path) in files {
-            let resolved = self.loaded.resolve(&path);
-            if !resolved.is_file() {
-                self.error(
-                    field,
-                    format!("'{}' is not a readable file", resolved.display()),
-                );
-            }
+        for (field, path, kind) in files {
+            self.check_file(field, &path, kind);
         }
     }
 
@@ -571,23 +604,21 @@ impl<'a> Validator<'a> {
             return;
         };
         let mut files = vec![
-            ("signer.key", signer.key.clone()),
-            ("signer.passphrase_file", signer.passphrase_file.clone()),
+            ("signer.key", signer.key.clone(), InputFile::Public),
+            (
+                "signer.passphrase_file",
+                signer.passphrase_file.clone(),
+                InputFile::ExistingPassphrase,
+            ),
         ];
         files.extend(
             signer
                 .certificate
                 .iter()
-                .map(|p| ("signer.certificate", p.clone())),
+                .map(|p| ("signer.certificate", p.clone(), InputFile::Public)),
         );
-        for (field, path) in files {
-            let resolved = self.loaded.resolve(&path);
-            if !resolved.is_file() {
-                self.error(
-                    field,
-                    format!("'{}' is not a readable file", resolved.display()),
-                );
-            }
+        for (field, path, kind) in files {
+            self.check_file(field, &path, kind);
         }
     }
 }

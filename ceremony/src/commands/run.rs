@@ -1,16 +1,18 @@
 //! `run FILE`: validates a ceremony file completely, then runs its runbook,
 //! stages every output, signs the transcript and moves the outputs into place.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use ironroot_core::Fingerprint;
 use ironroot_core::agefile;
-use ironroot_core::files::PUBLIC_FILE;
+use ironroot_core::files::{PRIVATE_DIR, PUBLIC_FILE};
 use ironroot_core::keys::PrivateKey;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::ceremony_file::{self, Loaded, validate};
+use crate::ceremony_file::input_files::{self, InputFile};
+use crate::ceremony_file::{self, FieldError, Loaded, validate};
 use crate::cli::RunArgs;
 use crate::engine::{Engine, RunOptions, Signer};
 use crate::error::CeremonyError;
@@ -37,7 +39,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CeremonyError> {
         allow_long_validity: args.allow_long_validity,
         passphrase_file: args.passphrase_file.clone(),
     };
-    let errors = validate(
+    let mut errors = validate(
         &loaded,
         ceremony_file::validate::Options {
             yes: options.yes,
@@ -46,6 +48,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CeremonyError> {
             passphrase_override: options.passphrase_file.is_some(),
         },
     );
+    if let Some(path) = &options.passphrase_file {
+        errors.extend(passphrase_file_problem(&loaded, path));
+    }
     if !errors.is_empty() {
         return Err(CeremonyError::InvalidCeremonyFile {
             path: args.file.clone(),
@@ -53,25 +58,28 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CeremonyError> {
         });
     }
 
-    let scratch = if options.dry_run {
+    // The scratch directory is removed when it is dropped, so a failed dry run
+    // leaves nothing behind; a successful one keeps it below.
+    let scratch_dir = if options.dry_run {
         let dir = tempfile::Builder::new()
             .prefix("ironroot-dry-run-")
+            .permissions(std::fs::Permissions::from_mode(PRIVATE_DIR))
             .tempdir()
             .map_err(|source| {
                 CeremonyError::Core(ironroot_core::Error::Write {
                     path: std::env::temp_dir(),
                     source,
                 })
-            })?
-            .keep();
+            })?;
         println!(
             "Dry run: throwaway keys; every output goes to the scratch directory {}",
-            dir.display()
+            dir.path().display()
         );
         Some(dir)
     } else {
         None
     };
+    let scratch = scratch_dir.as_ref().map(|dir| dir.path().to_path_buf());
 
     let runbook = Runbook::new(options.yes, &loaded.spec.witnesses)?;
     let mut engine = Engine {
@@ -90,8 +98,29 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CeremonyError> {
         None => signer,
     };
     finish(engine, &signer)?;
+    if let Some(dir) = scratch_dir {
+        let kept = dir.keep();
+        tracing::debug!(path = %kept.display(), "kept the dry-run scratch directory");
+    }
     println!("Ceremony file SHA-256: {}", loaded.sha256.to_hex());
     Ok(())
+}
+
+/// Checks the `--passphrase-file` file as strictly as the step that reads it:
+/// as a new passphrase when it protects a new root key in custody mode
+/// `passphrase` without `custody.passphrase_file`, else as an existing one.
+fn passphrase_file_problem(loaded: &Loaded, path: &Path) -> Option<FieldError> {
+    let spec = &loaded.spec;
+    let protects_new_key = spec.kind.creates_root()
+        && spec.custody.as_ref().is_some_and(|custody| {
+            custody.mode == "passphrase" && custody.passphrase_file.is_none()
+        });
+    let kind = if protects_new_key {
+        InputFile::NewPassphrase
+    } else {
+        InputFile::ExistingPassphrase
+    };
+    input_files::problem(path, kind).map(|problem| FieldError::new("--passphrase-file", problem))
 }
 
 /// Records the ceremony file, the binary and the clock as the first entry.

@@ -15,7 +15,7 @@ use serde_json::json;
 use time::Duration;
 use zeroize::Zeroizing;
 
-use crate::ceremony_file::{CustodySpec, UnlockSpec};
+use crate::ceremony_file::{CustodySpec, UnlockSpec, share_file_name};
 use crate::custody::{
     self, Custodian, Custody, ShareInput, ShareProtection, ShareSecret, UnlockInput,
 };
@@ -215,11 +215,8 @@ pub(super) fn seal_root_key(
     )?;
     if let Some(dir) = engine.loaded.spec.outputs.shares_dir.clone() {
         for share in &sealed.shares {
-            let name = format!(
-                "{id}-share-{}-{}.txt",
-                share.index,
-                file_safe(&share.custodian)
-            );
+            // Validation checked these same names, so none of them exists yet.
+            let name = share_file_name(&id, usize::from(share.index), &share.custodian);
             let field = format!("outputs.shares_dir[{}]", share.index);
             engine.write_output(&field, &dir.join(name), share.text.as_bytes(), PRIVATE_FILE)?;
             engine.transcript.record(
@@ -297,16 +294,4 @@ fn new_passphrase(
     let passphrase = passphrase::read_new(file.as_deref())?;
     engine.note(&format!("passphrase for the {what} {}", passphrase.origin));
     Ok(passphrase.secret)
-}
-
-fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }

@@ -49,12 +49,32 @@ pub(crate) fn render(text: &str, verified: &Verified) -> Result<String, Ceremony
         );
     }
     let _ = writeln!(out, "\n## Signatures of those present\n");
-    for entry in entries.iter().filter(|entry| entry.kind == "witness") {
-        if let Some(name) = entry.data.get("name").and_then(Value::as_str) {
-            let _ = writeln!(out, "- {}: ______________________________", escape(name));
-        }
+    for name in witness_names(&entries) {
+        let _ = writeln!(out, "- {}: ______________________________", escape(name));
     }
     Ok(out)
+}
+
+/// Returns each witness once, in the order of the `witnesses` list of the
+/// `ceremony-start` entry and then of their first acknowledgement.
+fn witness_names(entries: &[Entry]) -> Vec<&str> {
+    let listed = entries
+        .iter()
+        .filter(|entry| entry.kind == "ceremony-start")
+        .filter_map(|entry| entry.data.get("witnesses").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str);
+    let acknowledged = entries
+        .iter()
+        .filter(|entry| entry.kind == "witness")
+        .filter_map(|entry| entry.data.get("name").and_then(Value::as_str));
+    let mut names: Vec<&str> = Vec::new();
+    for name in listed.chain(acknowledged) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Formats an entry's data as `key: value` pairs on one table cell.

@@ -103,20 +103,20 @@ fn check_link(lines: &[&str], index: usize, entry: &Entry) -> Result<(), Ceremon
         _ => sha256_hex(lines[index - 1].as_bytes()),
     };
     if entry.prev != expected_prev {
-        let message = if index == 0 {
-            "the first entry does not start the chain".to_owned()
-        } else {
-            format!(
-                "the previous entry (seq {}, line {index}) was altered: its SHA-256 no longer matches `prev` here",
-                expected_seq - 1
-            )
-        };
-        let (line, seq) = if index == 0 {
-            (1, 0)
-        } else {
-            (index, expected_seq - 1)
-        };
-        return Err(tampered(line, Some(seq), &message));
+        if index == 0 {
+            return Err(tampered(
+                line_no,
+                Some(entry.seq),
+                "the first entry does not start the chain: its `prev` is not 64 zeros",
+            ));
+        }
+        // The line above this one changed after this entry was chained to it.
+        return Err(CeremonyError::TranscriptEntryAltered {
+            seq: expected_seq - 1,
+            line: index,
+            next_seq: entry.seq,
+            next_line: line_no,
+        });
     }
     Ok(())
 }
