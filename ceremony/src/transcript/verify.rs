@@ -121,6 +121,12 @@ fn check_link(lines: &[&str], index: usize, entry: &Entry) -> Result<(), Ceremon
     Ok(())
 }
 
+/// Checks the final signature over the digest of every line above it.
+///
+/// NOTE: the signature covers the entries above the signature entry, not the
+/// signature entry's own `at` and descriptive fields (algorithm, key
+/// fingerprint, certificate PEM), so an edit to those alone goes undetected.
+/// The key itself is checked: pin it with `--signer-cert`.
 fn check_signature(
     data: &SignatureData,
     digest: &[u8],
