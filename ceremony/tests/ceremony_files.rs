@@ -188,6 +188,13 @@ const CASES: &[Case] = &[
     },
     Case {
         file: "root-rollover.toml",
+        from: "recipients = [",
+        to: "threshold = 2\nrecipients = [",
+        field: "custody.threshold:",
+        also: "only used with mode `shares`",
+    },
+    Case {
+        file: "root-rollover.toml",
         from: "cross_validity_days = 1825",
         to: "cross_validity_days = 0",
         field: "rollover.cross_validity_days:",

@@ -30,6 +30,28 @@ pub(super) fn custody_problems(
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut error = |field: &str, message: String| errors.push(FieldError::new(field, message));
+    // A field of another mode would be ignored silently, so it is an error.
+    let mode = custody.mode.as_str();
+    if mode != "passphrase" && custody.passphrase_file.is_some() {
+        error(
+            "custody.passphrase_file",
+            format!("is only used with mode `passphrase`, not `{mode}`; remove it"),
+        );
+    }
+    if mode != "recipients" && !custody.recipients.is_empty() {
+        error(
+            "custody.recipients",
+            format!("is only used with mode `recipients`, not `{mode}`; remove it"),
+        );
+    }
+    if mode != "shares" && (custody.threshold.is_some() || !custody.custodians.is_empty()) {
+        error(
+            "custody.threshold",
+            format!(
+                "threshold and custodians are only used with mode `shares`, not `{mode}`; remove them"
+            ),
+        );
+    }
     match custody.mode.as_str() {
         // A dry run reads a named passphrase file too, so it is checked there as well.
         "passphrase" => match &custody.passphrase_file {
