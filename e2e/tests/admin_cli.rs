@@ -642,7 +642,9 @@ fn cert_search_show_and_revoke() {
         .admin(&daemon, &["cert", "show", &doomed[1].serial_hex()])
         .success();
     assert!(
-        shown_revoked.stdout.contains("(reason keyCompromise, code 1)"),
+        shown_revoked
+            .stdout
+            .contains("(reason keyCompromise, code 1)"),
         "{}",
         shown_revoked.stdout
     );
