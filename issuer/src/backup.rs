@@ -327,7 +327,7 @@ fn check_member_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// What [`check`] found in a restored or to-be-restored copy.
+/// Summary of a backup archive that passed [`check`].
 #[derive(Debug)]
 pub struct CheckReport {
     /// Number of archived files.

@@ -14,7 +14,7 @@ use crate::authority::policy::{self, MAX_BACKDATE, Profile, ProfileFile};
 use crate::authority::ratelimit::Rate;
 use crate::error::Error;
 
-/// Longest bootstrap-token lifetime the API contract allows.
+/// Maximum bootstrap-token lifetime that any configuration may set.
 const TOKEN_TTL_CEILING: Duration = Duration::hours(24);
 /// Smallest accepted `max_body_bytes`: a P-384 CSR with a few names fits easily.
 const MIN_BODY_BYTES: u64 = 4096;
@@ -45,7 +45,7 @@ pub struct FileConfig {
     pub max_leaf_validity: Option<String>,
     /// Default bootstrap-token lifetime.
     pub token_ttl: Option<String>,
-    /// Longest bootstrap-token lifetime an admin may request.
+    /// Maximum bootstrap-token lifetime an admin may request.
     pub max_token_ttl: Option<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: Option<u64>,
@@ -77,7 +77,7 @@ pub struct FileConfig {
     pub profiles: Option<BTreeMap<String, ProfileFile>>,
 }
 
-/// Where the TLS certificate comes from.
+/// Source of the daemon's TLS certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TlsSource {
     /// Issue a server certificate from the active intermediate at start-up.
@@ -108,11 +108,11 @@ pub struct Config {
     pub max_leaf_validity: Duration,
     /// Default bootstrap-token lifetime.
     pub token_ttl: Duration,
-    /// Longest bootstrap-token lifetime.
+    /// Maximum bootstrap-token lifetime.
     pub max_token_ttl: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// Most jobs per database transaction.
+    /// Maximum number of writer jobs committed in one database transaction.
     pub commit_batch_max: usize,
     /// Plain-HTTP listener for the CRL and OCSP paths, if any.
     pub crl_listen: Option<SocketAddr>,
