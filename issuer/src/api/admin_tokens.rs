@@ -44,6 +44,8 @@ pub(super) async fn create(
         created_by: admin.name.clone(),
         used_at: None,
         used_by_serial: None,
+        profile: Some(profile.clone()),
+        revoked_at: None,
     };
     let event = AuditEvent::new(
         "token_create",

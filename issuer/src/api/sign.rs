@@ -19,8 +19,6 @@ use time::OffsetDateTime;
 use super::{ApiError, AppState, Body, json_response, parse_json, policy_gate, read_body};
 use crate::audit;
 use crate::authority::tokens::{self, BearerError, TokenHash};
-use crate::storage::admin_queries;
-use crate::storage::lineage;
 use crate::storage::queries::{self, TokenRecord};
 use crate::storage::writer::{Job, WriteError};
 
@@ -48,10 +46,7 @@ pub(super) async fn sign(
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_csr", error.to_string())
     })?;
     check_scope(&record, &csr.names)?;
-    let profile_name = state
-        .readers
-        .with(|connection| lineage::token_profile(connection, &token.to_hex()))?;
-    let profile = policy_gate::profile(state, profile_name.as_deref())?;
+    let profile = policy_gate::profile(state, record.profile.as_deref())?;
     let policy_gate::Signed {
         mut issued,
         validity,
@@ -142,10 +137,7 @@ fn usable_token(
                 ),
             )
         })?;
-    if let Some(revoked_at) = state
-        .readers
-        .with(|connection| admin_queries::token_revoked_at(connection, &hash))?
-    {
+    if let Some(revoked_at) = record.revoked_at {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_revoked",

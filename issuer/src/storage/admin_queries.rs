@@ -151,18 +151,6 @@ pub fn find_token_by_id(
     Ok(Some(token))
 }
 
-/// Returns when the token with hash `token_hash` was revoked, if it was.
-pub fn token_revoked_at(
-    connection: &Connection,
-    token_hash: &str,
-) -> Result<Option<i64>, StorageError> {
-    Ok(connection
-        .prepare_cached("SELECT revoked_at FROM tokens WHERE token_hash = ?1")?
-        .query_row([token_hash], |row| row.get::<_, Option<i64>>(0))
-        .optional()?
-        .flatten())
-}
-
 /// Marks an unused, unrevoked token revoked and returns whether it did.
 pub fn revoke_token(
     connection: &Connection,

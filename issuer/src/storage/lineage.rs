@@ -131,15 +131,3 @@ pub fn set_token_profile(
         .execute(params![profile, token_hash])?;
     Ok(())
 }
-
-/// Returns the profile a token is bound to; `None` means `default`.
-pub fn token_profile(
-    connection: &Connection,
-    token_hash: &str,
-) -> Result<Option<String>, StorageError> {
-    Ok(connection
-        .prepare_cached("SELECT profile FROM tokens WHERE token_hash = ?1")?
-        .query_row([token_hash], |row| row.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
-}

@@ -103,6 +103,10 @@ pub struct TokenRecord {
     pub used_at: Option<i64>,
     /// Serial of the certificate issued with the token.
     pub used_by_serial: Option<String>,
+    /// Policy profile the token is bound to; `None` means the default profile.
+    pub profile: Option<String>,
+    /// When an operator revoked the token, unix seconds.
+    pub revoked_at: Option<i64>,
 }
 
 /// An operator's admin client certificate.
@@ -265,7 +269,8 @@ pub fn find_token(
 ) -> Result<Option<TokenRecord>, StorageError> {
     let row = connection
         .prepare_cached(
-            "SELECT token_hash, token_id, names, created_at, expires_at, created_by, used_at, used_by_serial
+            "SELECT token_hash, token_id, names, created_at, expires_at, created_by, used_at, used_by_serial,
+                    profile, revoked_at
              FROM tokens WHERE token_hash = ?1",
         )?
         .query_row([token_hash], |row| {
@@ -279,6 +284,8 @@ pub fn find_token(
                     created_by: row.get(5)?,
                     used_at: row.get(6)?,
                     used_by_serial: row.get(7)?,
+                    profile: row.get(8)?,
+                    revoked_at: row.get(9)?,
                 },
                 row.get::<_, String>(2)?,
             ))
