@@ -313,7 +313,7 @@ fn rotation_keeps_old_crl_and_switches_signer() {
     let daemon = pki.start_daemon(&[]);
     let leaf_a = enroll_leaf(&pki, &daemon, "leaf-a", "a.e2e.internal");
 
-    // Import B while the daemon runs; it stays inactive and says how to activate.
+    // Import B while the daemon runs. It stays inactive, and import prints how to activate it.
     let (import, sha_b) = pki.import("b", "Revocation Intermediate b");
     assert!(import.stdout.contains("inactive"), "{}", import.stdout);
     assert!(
@@ -379,7 +379,7 @@ fn rotation_keeps_old_crl_and_switches_signer() {
     assert!(crl_serials(&crl_b).is_empty());
     let (ok, text) = openssl_verify_crl(&pki, "leaf-a", &pki.path("crl-a.pem"));
     assert!(!ok && text.contains("certificate revoked"), "{text}");
-    // OCSP still answers for A after the switch.
+    // OCSP still responds for A after the switch.
     let text = ocsp(
         &pki,
         port,

@@ -299,7 +299,7 @@ fn row_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-/// What is wrong with the first broken row.
+/// Description of the first broken row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Problem {
@@ -353,7 +353,7 @@ impl Verification {
 pub struct BrokenRow {
     /// Seq of the row as stored.
     pub seq: i64,
-    /// What kind of tampering the row shows.
+    /// Kind of tampering the row shows.
     pub problem: Problem,
     /// A sentence that explains the finding.
     pub message: String,

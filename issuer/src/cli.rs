@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ironroot_core::Fingerprint;
 
-/// IronRoot online issuer: holds an intermediate CA and signs workload
+/// IronRoot online issuer: stores intermediate CAs and signs workload
 /// certificates over an HTTPS API.
 #[derive(Debug, Parser)]
 #[command(name = "ironroot-issuer", version)]
@@ -173,7 +173,7 @@ pub struct ImportArgs {
     pub bundle: PathBuf,
     /// SHA-256 fingerprint of the root CA that the ceremony printed. The bundle
     /// is rejected unless its root has this fingerprint, because anyone who
-    /// knows the host's public recipient can build a bundle.
+    /// has the host's public recipient can build a bundle.
     #[arg(long, env = "IRONROOT_ROOT_FINGERPRINT", value_name = "SHA256")]
     pub root_fingerprint: Fingerprint,
 }

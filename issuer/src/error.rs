@@ -98,7 +98,7 @@ impl Error {
                     .to_owned(),
             ),
             Self::Core(ironroot_core::Error::PermissionsTooOpen { path, .. }) => Some(format!(
-                "run `chmod 600 {}`; the daemon refuses to start while a secret is readable by others",
+                "run `chmod 600 {}`; the daemon does not start while a secret is readable by others",
                 path.display()
             )),
             Self::RestoreTargetNotEmpty { .. } => Some(

@@ -649,8 +649,8 @@ fn required_certificate(kind: Kind) -> Need {
     }
 }
 
-/// Longest lifetime accepted even with `--allow-long-validity`: 100 years, far
-/// beyond any CA policy and well inside the dates X.509 can encode.
+/// Maximum lifetime, even with `--allow-long-validity`: 100 years, far beyond
+/// any CA policy and well inside the dates X.509 can encode.
 const ABSOLUTE_MAX_DAYS: u32 = 36_525;
 
 /// Checks a lifetime in days against `limit`; `--allow-long-validity` lifts the

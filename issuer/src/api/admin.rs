@@ -360,7 +360,7 @@ pub(super) async fn audit_admin_request(
     }
 }
 
-/// Appends the `reject` row of a request answered with a 4xx error. `actor`
+/// Appends the `reject` row of a request that got a 4xx error. `actor`
 /// is the token id of a well-formed bearer token, or `anonymous`.
 pub(super) async fn audit_rejection(
     state: &AppState,

@@ -84,7 +84,7 @@ impl AppState {
     }
 }
 
-/// Longest request path, in characters, repeated in an error message.
+/// Maximum length, in characters, of a request path repeated in an error message.
 const MAX_ECHOED_PATH_CHARS: usize = 128;
 
 /// Cuts a client-supplied path for an error message, so a huge path is not
@@ -96,7 +96,7 @@ pub(super) fn shorten(path: &str) -> String {
     }
 }
 
-/// Which listener a connection arrived on.
+/// Listener a connection arrived on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Listener {
     /// The API listener (`listen`): every endpoint.
@@ -359,7 +359,7 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     }
 }
 
-/// Parses a JSON body into `T`, answering 400 `invalid_request` on failure.
+/// Parses a JSON body into `T`, or returns 400 `invalid_request` on failure.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         ApiError::new(

@@ -1,7 +1,7 @@
 //! Who may ask for what, and signing with the active intermediate.
 //!
 //! Every usable intermediate is loaded once into an [`ActiveCa`]; the
-//! [`registry::Intermediates`] holds them all and names the one that signs new
+//! [`registry::Intermediates`] contains them all and names the one that signs new
 //! certificates. Requests read the active one once and sign with its parsed key.
 
 pub mod issue;
@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::storage::queries::{self, CaRecord};
 
 /// A loaded intermediate CA with its key, plus the PEM texts the API serves.
-/// The name is historical: the registry holds one for every usable
+/// The name is historical: the registry contains one for every usable
 /// intermediate, active or not.
 pub struct ActiveCa {
     /// Row id in the `cas` table.

@@ -38,7 +38,7 @@ pub struct ProfileFile {
     pub min_rsa_bits: Option<usize>,
     /// Lifetime when the request names none.
     pub default_lifetime: Option<String>,
-    /// Longest lifetime a request may ask for.
+    /// Maximum lifetime a request may set.
     pub max_lifetime: Option<String>,
     /// Extended key usages: `server_auth`, `client_auth`.
     pub extended_key_usages: Option<Vec<String>>,
@@ -127,7 +127,7 @@ pub struct Profile {
     pub min_rsa_bits: usize,
     /// Lifetime when the request names none.
     pub default_lifetime: Duration,
-    /// Longest lifetime a request may ask for.
+    /// Maximum lifetime a request may set.
     pub max_lifetime: Duration,
     /// Whether serverAuth is set.
     pub server_auth: bool,
@@ -139,7 +139,7 @@ pub struct Profile {
     pub allow_name_change_on_renew: bool,
 }
 
-/// Why a profile rejects a request; the API turns each into a status.
+/// Reason a profile rejects a request. The API maps each variant to a status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicyError {
     /// A name no rule allows, or one a rule denies.

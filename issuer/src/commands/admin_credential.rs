@@ -19,7 +19,7 @@ use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::storage::{self, StorageError, queries};
 
-/// Longest operator name.
+/// Maximum length of an operator name.
 const MAX_NAME_LEN: usize = 64;
 
 /// Mints the credential described by `args`.
@@ -178,7 +178,7 @@ impl Outputs {
     /// Creates the directory if needed and writes each `(path, bytes, mode)`
     /// as a new file. On a failure it removes the files it wrote.
     fn write(&self, contents: &[(PathBuf, &[u8], u32)]) -> Result<Written, Error> {
-        // A new directory is private: it holds the operator's key.
+        // A new directory is private because it contains the operator's key.
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

@@ -101,7 +101,7 @@ pub fn backup(args: &BackupArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Appends the `backup` audit row before the snapshot, so the archive holds
+/// Appends the `backup` audit row before the snapshot, so the archive contains
 /// it. A running daemon notices the foreign commit and reloads its chain head.
 fn record_backup(
     data_dir: &DataDir,

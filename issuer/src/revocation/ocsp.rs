@@ -70,7 +70,7 @@ pub enum CertStatus {
         /// CRLReason code.
         reason: u8,
     },
-    /// Not issued by this CA, as far as the database knows.
+    /// Not issued by this CA according to the database.
     Unknown,
 }
 
@@ -83,7 +83,7 @@ pub struct ResponseTimes {
     pub next_update: OffsetDateTime,
 }
 
-/// Parses a DER OCSPRequest. The error text says what is wrong.
+/// Parses a DER OCSPRequest. The error text names the invalid part.
 pub fn parse_request(der: &[u8]) -> Result<Request, String> {
     let (cert_id_ders, extensions) = yasna::parse_der(der, |reader| {
         reader.read_sequence(|reader| {
@@ -179,7 +179,7 @@ fn parse_cert_id(der: Vec<u8>) -> Result<CertId, String> {
 }
 
 /// Finds the nonce in a DER Extensions sequence and returns its Extension DER.
-/// Longest nonce accepted, in octets (RFC 8954 section 2.1).
+/// Maximum nonce length, in octets (RFC 8954 section 2.1).
 const MAX_NONCE_LEN: usize = 32;
 
 fn find_nonce(extensions: &[u8]) -> Result<Option<Vec<u8>>, String> {
@@ -289,7 +289,7 @@ pub fn signed_response(
 }
 
 /// Encodes ResponseData: responderID byKey, producedAt, one SingleResponse
-/// per answer, and the nonce when the request had one.
+/// per certificate status, and the nonce when the request had one.
 fn response_data(
     ca: &ActiveCa,
     answers: &[(CertId, CertStatus)],

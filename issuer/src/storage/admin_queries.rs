@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StorageError;
 
-/// Which optional tables and columns the database has.
+/// Optional tables and columns present in the database.
 #[derive(Clone, Copy, Debug)]
 pub struct Schema {
     revocations: bool,
