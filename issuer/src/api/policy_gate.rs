@@ -1,19 +1,19 @@
 //! Policy checks shared by `POST /v1/sign` and `POST /v1/renew`: the profile
 //! of a request, its names and key, rate limits and the validity period.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::StatusCode;
+use ironroot_core::api::SignResponse;
 use ironroot_core::cert::CertificateInfo;
 use ironroot_core::csr::VerifiedCsr;
 use ironroot_core::names::SubjectName;
+use ironroot_core::pemfile;
 use ironroot_core::profile::Validity;
 use time::{Duration, OffsetDateTime};
 
 use super::sign::format_time;
 use super::{ApiError, AppState};
-use crate::authority::ActiveCa;
 use crate::authority::issue::{self, IssuedCertificate};
 use crate::authority::policy::{DEFAULT_PROFILE, PolicyError, Profile};
 
@@ -132,17 +132,13 @@ fn choose_validity(
     Ok((validity, notice))
 }
 
-/// A certificate signed under a profile, with the validity used and the notice
-/// to return when the lifetime was cut.
+/// A certificate signed under a profile and the response body that returns it.
 pub(super) struct Signed {
     /// The certificate and its database row.
     pub(super) issued: IssuedCertificate,
-    /// The validity actually used.
-    pub(super) validity: Validity,
-    /// Set when the lifetime was cut to the intermediate's notAfter.
-    pub(super) notice: Option<String>,
-    /// The intermediate that signed.
-    pub(super) ca: Arc<ActiveCa>,
+    /// The body of a successful sign or renew response, with the chain of the
+    /// intermediate that signed and the notice when the lifetime was cut.
+    pub(super) response: SignResponse,
 }
 
 /// Applies `profile` to a verified CSR (key, lifetime, rate limits, validity)
@@ -164,10 +160,14 @@ pub(super) fn sign_under_profile(
     let issued =
         issue::sign_leaf_with_usages(&ca, &csr.names, &csr.public_key_der, validity, now, usages)
             .map_err(|error| ApiError::internal("signing the certificate", &error))?;
-    Ok(Signed {
-        issued,
-        validity,
+    let response = SignResponse {
+        serial: issued.record.serial.clone(),
+        certificate: pemfile::encode(pemfile::CERTIFICATE, &issued.record.cert_der),
+        chain: ca.intermediate_pem.clone(),
+        root: ca.root_pem.clone(),
+        not_before: validity.not_before,
+        not_after: validity.not_after,
         notice,
-        ca,
-    })
+    };
+    Ok(Signed { issued, response })
 }

@@ -11,9 +11,9 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use ironroot_core::api::{RenewRequest, SignResponse};
+use ironroot_core::api::RenewRequest;
 use ironroot_core::cert::{self, CertificateInfo};
-use ironroot_core::{Fingerprint, csr, pemfile};
+use ironroot_core::{Fingerprint, csr};
 use time::OffsetDateTime;
 
 use super::sign::format_time;
@@ -42,22 +42,11 @@ pub(super) async fn renew(
     check_names_unchanged(&stored, &csr.names, profile.allow_name_change_on_renew)?;
     let policy_gate::Signed {
         mut issued,
-        validity,
-        notice,
-        ca,
+        response,
     } = policy_gate::sign_under_profile(state, profile, &csr, renew_request.validity_seconds, now)?;
     issued.record.request_id = Some(request_id.to_owned());
     let rekeyed = csr.public_key_der != current.public_key_der;
 
-    let response = SignResponse {
-        serial: issued.record.serial.clone(),
-        certificate: pemfile::encode(pemfile::CERTIFICATE, &issued.record.cert_der),
-        chain: ca.intermediate_pem.clone(),
-        root: ca.root_pem.clone(),
-        not_before: validity.not_before,
-        not_after: validity.not_after,
-        notice,
-    };
     let subject = issued.record.subject.clone();
     let names = issued.record.names.join(",");
     let mut events = audit::issued_events(&issued.record, Some(request_id), Some(&profile.name));

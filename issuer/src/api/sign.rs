@@ -10,10 +10,8 @@ use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Request, Response, StatusCode};
 use ironroot_core::api::SignRequest;
-use ironroot_core::api::SignResponse;
 use ironroot_core::csr;
 use ironroot_core::names::NamePattern;
-use ironroot_core::pemfile;
 use time::OffsetDateTime;
 
 use super::{ApiError, AppState, Body, json_response, parse_json, policy_gate, read_body};
@@ -49,22 +47,11 @@ pub(super) async fn sign(
     let profile = policy_gate::profile(state, record.profile.as_deref())?;
     let policy_gate::Signed {
         mut issued,
-        validity,
-        notice,
-        ca,
+        response,
     } = policy_gate::sign_under_profile(state, profile, &csr, sign_request.validity_seconds, now)?;
     issued.record.token_id = Some(token_id.clone());
     issued.record.request_id = Some(request_id.to_owned());
 
-    let response = SignResponse {
-        serial: issued.record.serial.clone(),
-        certificate: pemfile::encode(pemfile::CERTIFICATE, &issued.record.cert_der),
-        chain: ca.intermediate_pem.clone(),
-        root: ca.root_pem.clone(),
-        not_before: validity.not_before,
-        not_after: validity.not_after,
-        notice,
-    };
     let subject = issued.record.subject.clone();
     let names = issued.record.names.join(",");
     let events = audit::issued_events(&issued.record, Some(request_id), Some(&profile.name));
